@@ -1,0 +1,59 @@
+"""Settings read once per container from the environment the template sets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    send_queue_url: str
+    clickatell_secret_id: str
+    callback_token_secret_id: str
+    clickatell_base_url: str
+    chunk_size: int
+    chunks_per_message: int
+    sender_threads: int
+    max_recipients: int
+    max_parts: int
+    retention_days: int
+    connect_timeout_s: float
+    read_timeout_s: float
+    send_attempts: int
+    lease_seconds: int
+    max_body_bytes: int
+
+
+@cache
+def settings() -> Settings:
+    return Settings(
+        table_name=os.environ.get("TABLE_NAME", "bulksms"),
+        send_queue_url=os.environ.get("SEND_QUEUE_URL", ""),
+        clickatell_secret_id=os.environ.get("CLICKATELL_SECRET_ID", "bulksms/clickatell"),
+        callback_token_secret_id=os.environ.get("CALLBACK_TOKEN_SECRET_ID", "bulksms/callback-token"),
+        clickatell_base_url=os.environ.get("CLICKATELL_BASE_URL", "https://api.clickatell.com").rstrip("/"),
+        chunk_size=_int("CHUNK_SIZE", 600),
+        chunks_per_message=_int("CHUNKS_PER_MESSAGE", 10),
+        sender_threads=_int("SENDER_THREADS", 8),
+        max_recipients=_int("MAX_RECIPIENTS", 100_000),
+        max_parts=_int("MAX_PARTS", 3),
+        retention_days=_int("RETENTION_DAYS", 90),
+        connect_timeout_s=_float("CLICKATELL_CONNECT_TIMEOUT", 3.05),
+        read_timeout_s=_float("CLICKATELL_READ_TIMEOUT", 20.0),
+        send_attempts=_int("SEND_ATTEMPTS", 4),
+        lease_seconds=_int("CHUNK_LEASE_SECONDS", 180),
+        max_body_bytes=_int("MAX_BODY_BYTES", 6_000_000),
+    )
