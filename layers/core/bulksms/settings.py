@@ -35,6 +35,7 @@ class Settings:
     send_attempts: int
     lease_seconds: int
     max_body_bytes: int
+    requeue_after_s: int
 
 
 @cache
@@ -56,4 +57,5 @@ def settings() -> Settings:
         send_attempts=_int("SEND_ATTEMPTS", 4),
         lease_seconds=_int("CHUNK_LEASE_SECONDS", 180),
         max_body_bytes=_int("MAX_BODY_BYTES", 6_000_000),
+        requeue_after_s=_int("REQUEUE_AFTER_SECONDS", 900),
     )

@@ -1,0 +1,31 @@
+"""SQS-triggered sender: each record is a group of chunks of one job; failures are reported per record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bulksms import runtime
+from bulksms.adapters.queue import parse_message
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    job_id, chunks = parse_message(record.body)
+    logger.append_keys(job_id=job_id)
+    counts = runtime.sender().process(job_id, chunks, lambda_context.get_remaining_time_in_millis)
+    for status, count in counts.items():
+        metrics.add_metric(name=f"Recipients{status.value.capitalize()}", unit="Count", value=count)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,29 @@
+"""boto3 clients, created once per container on first use and shared by every thread."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard retry mode backs off on throttling; the pool covers one connection per sender thread.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32)
+
+
+@cache
+def dynamodb() -> Any:
+    """A DynamoDB resource; its `meta.client` (de)serialises plain Python values for every call."""
+    return boto3.resource("dynamodb", config=_CONFIG)
+
+
+@cache
+def sqs() -> Any:
+    return boto3.client("sqs", config=_CONFIG)
+
+
+@cache
+def dynamodb_client() -> Any:
+    """A plain DynamoDB client, for libraries that send typed attribute values themselves."""
+    return boto3.client("dynamodb", config=_CONFIG)

@@ -1,0 +1,97 @@
+"""Clickatell `sendmsg` over one pooled keep-alive urllib3 PoolManager per container."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from functools import cache
+from urllib.parse import urlencode
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from bulksms.domain.attempts import TransportFailure, Verdict, give_up, judge_answer, judge_transport_failure
+from bulksms.domain.message import Credentials, Message, build_sendmsg_form
+from bulksms.settings import settings
+
+_FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+_BACKOFF_BASE_S = 0.25
+_BACKOFF_CAP_S = 4.0
+
+
+@cache
+def http_pool() -> urllib3.PoolManager:
+    """The container's one PoolManager: a keep-alive connection per sender thread, no more."""
+    config = settings()
+    return urllib3.PoolManager(
+        num_pools=4,
+        maxsize=config.sender_threads,
+        block=True,
+        timeout=urllib3.Timeout(connect=config.connect_timeout_s, read=config.read_timeout_s),
+        # urllib3 must never resend a POST on its own: every retry decision is ours (domain.attempts).
+        retries=False,
+    )
+
+
+def transport_failure(error: HTTPError) -> TransportFailure:
+    """Map a urllib3 error onto what it tells us about whether the request went out."""
+    if isinstance(error, NewConnectionError):  # before ConnectTimeoutError: it is a subclass
+        return TransportFailure.CONNECT_REFUSED
+    if isinstance(error, ConnectTimeoutError):
+        return TransportFailure.CONNECT_TIMEOUT
+    if isinstance(error, SSLError):
+        return TransportFailure.TLS
+    if isinstance(error, ReadTimeoutError):
+        return TransportFailure.READ_TIMEOUT
+    if isinstance(error, ProtocolError):
+        return TransportFailure.RESET
+    return TransportFailure.PROTOCOL
+
+
+def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter before retry number `attempt` (1-based)."""
+    ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempt - 1))
+    return (rng or random).uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+class ClickatellClient:
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Callable[[], Credentials],
+        *,
+        attempts: int,
+        http: urllib3.PoolManager | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._url = base_url.rstrip("/") + "/http/sendmsg"
+        self._credentials = credentials
+        self._attempts = max(1, attempts)
+        self._http = http or http_pool()
+        self._sleep = sleep
+
+    def send(self, message: Message, numbers: Sequence[str], client_message_id: str) -> Verdict:
+        """POST one chunk; retry only attempts that provably never reached Clickatell."""
+        body = urlencode(build_sendmsg_form(message, numbers, self._credentials(), client_message_id))
+        verdict = self._attempt(body, numbers)
+        attempt = 1
+        while verdict.retry and attempt < self._attempts:
+            self._sleep(backoff_seconds(attempt))
+            attempt += 1
+            verdict = self._attempt(body, numbers)
+        return give_up(numbers, verdict, attempt) if verdict.retry else verdict
+
+    def _attempt(self, body: str, numbers: Sequence[str]) -> Verdict:
+        try:
+            response = self._http.request("POST", self._url, body=body, headers=_FORM_HEADERS, retries=False)
+        except HTTPError as error:
+            return judge_transport_failure(numbers, transport_failure(error))
+        return judge_answer(numbers, response.status, response.data.decode("utf-8", "replace"))

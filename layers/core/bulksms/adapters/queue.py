@@ -1,0 +1,52 @@
+"""The SQS send queue: one message per group of chunks of a job."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from bulksms.adapters import aws
+
+_ENTRIES_PER_CALL = 10  # SQS SendMessageBatch limit
+_ATTEMPTS = 5
+
+
+class SendQueue:
+    def __init__(self, queue_url: str, client: Any = None) -> None:
+        self._url = queue_url
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or aws.sqs()
+
+    def enqueue(self, job_id: str, groups: Sequence[Sequence[int]]) -> None:
+        """Queue every group; entries SQS refuses are retried, and a lasting refusal raises."""
+        entries = [
+            {"Id": str(index), "MessageBody": json.dumps({"job_id": job_id, "chunks": list(group)})}
+            for index, group in enumerate(groups)
+        ]
+        for start in range(0, len(entries), _ENTRIES_PER_CALL):
+            self._send(entries[start : start + _ENTRIES_PER_CALL])
+
+    def _send(self, entries: list[dict[str, str]]) -> None:
+        for attempt in range(_ATTEMPTS):
+            failed = self.client.send_message_batch(QueueUrl=self._url, Entries=entries).get("Failed", [])
+            if not failed:
+                return
+            failed_ids = {entry["Id"] for entry in failed}
+            entries = [entry for entry in entries if entry["Id"] in failed_ids]
+            time.sleep(0.05 * 2**attempt)
+        raise RuntimeError(f"SQS refused {len(entries)} messages after {_ATTEMPTS} attempts")
+
+
+def parse_message(body: str) -> tuple[str, list[int]]:
+    """The job id and chunk numbers of one send-queue message."""
+    data = json.loads(body)
+    job_id = data["job_id"]
+    chunks = data["chunks"]
+    if not isinstance(job_id, str) or not isinstance(chunks, list) or not all(isinstance(c, int) for c in chunks):
+        raise ValueError("send message must be {job_id: str, chunks: [int]}")
+    return job_id, chunks

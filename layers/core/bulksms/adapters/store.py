@@ -1,0 +1,530 @@
+"""DynamoDB store: one table holds each job, its chunks and its recipients under the job's key.
+
+  pk = JOB#<job_id>   sk = JOB              the job: message, status, per-status counters
+                      sk = CHUNK#<nnnnnn>   up to a chunk-size of numbers, and the chunk's claim state
+                      sk = R#<number>       one recipient's outcome
+
+Counters move only inside the transaction that settles a chunk or a recipient, so a retried write
+can never count twice, and `n_queued` reaching 0 is what finishes a job.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bulksms.adapters import aws
+from bulksms.domain.attempts import RecipientResult
+from bulksms.domain.status import JobStatus, RecipientStatus, can_move
+
+JOB_SK = "JOB"
+CHUNK_PREFIX = "CHUNK#"
+RECIPIENT_PREFIX = "R#"
+ACTIVE_INDEX = "active-jobs"
+ACTIVE_FLAG = "1"
+_BATCH_WRITE_LIMIT = 25
+_BATCH_GET_LIMIT = 100
+_WRITE_ATTEMPTS = 8
+_ACTIVE = [JobStatus.QUEUED.value, JobStatus.SENDING.value]
+
+
+class ChunkState(StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    DONE = "done"
+
+
+class ClaimResult(StrEnum):
+    CLAIMED = "claimed"
+    JOB_STOPPED = "job_stopped"
+    NOT_PENDING = "not_pending"
+
+
+class InvalidPageToken(ValueError):
+    pass
+
+
+def job_key(job_id: str) -> dict[str, str]:
+    return {"pk": f"JOB#{job_id}", "sk": JOB_SK}
+
+
+def chunk_key(job_id: str, chunk: int) -> dict[str, str]:
+    return {"pk": f"JOB#{job_id}", "sk": f"{CHUNK_PREFIX}{chunk:06d}"}
+
+
+def recipient_key(job_id: str, to: str) -> dict[str, str]:
+    return {"pk": f"JOB#{job_id}", "sk": f"{RECIPIENT_PREFIX}{to}"}
+
+
+def counter(status: RecipientStatus) -> str:
+    return f"n_{status.value}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def counts_of(job: Mapping[str, Any]) -> dict[str, int]:
+    counts = {"total": int(job["total"])}
+    counts.update({status.value: int(job.get(counter(status), 0)) for status in RecipientStatus})
+    return counts
+
+
+def chunk_numbers(chunk: Mapping[str, Any]) -> list[str]:
+    return str(chunk["numbers"]).split(",")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_token: str | None
+
+
+class Store:
+    def __init__(self, table_name: str, retention_days: int, resource: Any = None) -> None:
+        self._table_name = table_name
+        self._retention_s = retention_days * 86_400
+        self._resource = resource
+
+    @property
+    def table(self) -> Any:
+        return (self._resource or aws.dynamodb()).Table(self._table_name)
+
+    @property
+    def client(self) -> Any:
+        return (self._resource or aws.dynamodb()).meta.client
+
+    def expires_at(self) -> int:
+        return int(time.time()) + self._retention_s
+
+    # ---- jobs -------------------------------------------------------------------------------
+
+    def create_job(self, job: dict[str, Any], chunks: Sequence[Sequence[str]]) -> None:
+        """Chunks first, then the job: a job that is visible always has all its chunks."""
+        job_id = job["job_id"]
+        expires = self.expires_at()
+        self.batch_write(
+            {
+                **chunk_key(job_id, index),
+                "chunk": index,
+                "state": ChunkState.PENDING.value,
+                "numbers": ",".join(numbers),
+                "count": len(numbers),
+                "expires_at": expires,
+            }
+            for index, numbers in enumerate(chunks)
+        )
+        total = sum(len(numbers) for numbers in chunks)
+        item = {
+            **job,
+            **job_key(job_id),
+            "status": JobStatus.QUEUED.value,
+            "total": total,
+            "chunk_count": len(chunks),
+            "active": ACTIVE_FLAG,
+            "expires_at": expires,
+            counter(RecipientStatus.QUEUED): total,
+        }
+        item.update({counter(s): 0 for s in RecipientStatus if s is not RecipientStatus.QUEUED})
+        self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.table.get_item(Key=job_key(job_id), ConsistentRead=True).get("Item")
+        return item
+
+    def mark_sending(self, job_id: str) -> None:
+        try:
+            self.table.update_item(
+                Key=job_key(job_id),
+                UpdateExpression="SET #status = :sending, updated_at = :now",
+                ConditionExpression="#status = :queued",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":sending": JobStatus.SENDING.value,
+                    ":queued": JobStatus.QUEUED.value,
+                    ":now": now_iso(),
+                },
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def request_stop(self, job_id: str, outcome: JobStatus, code: str, reason: str) -> bool:
+        """Record that the rest of a job must not be sent. False if it was already stopped or finished."""
+        try:
+            self.table.update_item(
+                Key=job_key(job_id),
+                UpdateExpression="SET #stop = :stop, updated_at = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#stop) AND #status IN (:q, :s)",
+                ExpressionAttributeNames={"#stop": "stop", "#status": "status"},
+                ExpressionAttributeValues={
+                    ":stop": {"outcome": outcome.value, "code": code, "reason": reason, "at": now_iso()},
+                    ":q": _ACTIVE[0],
+                    ":s": _ACTIVE[1],
+                    ":now": now_iso(),
+                },
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def finish_if_done(self, job_id: str) -> dict[str, Any] | None:
+        """Move a job with no queued recipient to its final status, exactly once.
+
+        Returns the finished job item to the one caller that made the move, else None.
+        """
+        job = self.get_job(job_id)
+        if not job or job["status"] not in _ACTIVE or int(job[counter(RecipientStatus.QUEUED)]) != 0:
+            return None
+        stop = job.get("stop")
+        final = stop["outcome"] if stop else JobStatus.COMPLETED.value
+        condition = "#queued = :zero AND #status IN (:q, :s) AND " + (
+            "#stop.outcome = :final" if stop else "attribute_not_exists(#stop)"
+        )
+        finished_at = now_iso()
+        try:
+            self.table.update_item(
+                Key=job_key(job_id),
+                UpdateExpression="SET #status = :final, updated_at = :now, finished_at = :now REMOVE active",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#queued": counter(RecipientStatus.QUEUED),
+                    "#stop": "stop",
+                },
+                ExpressionAttributeValues={
+                    ":final": final,
+                    ":zero": 0,
+                    ":q": _ACTIVE[0],
+                    ":s": _ACTIVE[1],
+                    ":now": finished_at,
+                },
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return None
+            raise
+        return {**job, "status": final, "finished_at": finished_at}
+
+    def active_job_ids(self) -> list[str]:
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "IndexName": ACTIVE_INDEX,
+            "KeyConditionExpression": "active = :one",
+            "ExpressionAttributeValues": {":one": ACTIVE_FLAG},
+        }
+        while True:
+            page = self.table.query(**kwargs)
+            ids.extend(item["pk"].removeprefix("JOB#") for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return ids
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # ---- chunks -----------------------------------------------------------------------------
+
+    def load_chunks(self, job_id: str, chunks: Sequence[int]) -> dict[int, dict[str, Any]]:
+        keys = [chunk_key(job_id, index) for index in chunks]
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(keys), _BATCH_GET_LIMIT):
+            request = {self._table_name: {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ConsistentRead": True}}
+            for attempt in range(_WRITE_ATTEMPTS):
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self._table_name, []):
+                    found[int(item["chunk"])] = item
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                _pause(attempt)
+            if request:
+                raise RuntimeError(f"DynamoDB left {job_id} chunks unread after {_WRITE_ATTEMPTS} attempts")
+        return found
+
+    def job_chunks(self, job_id: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": f"JOB#{job_id}", ":prefix": CHUNK_PREFIX},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.table.query(**kwargs)
+            yield from page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def claim_chunk(
+        self, job_id: str, chunk: int, attempt: str, lease_until: int, *, stop: Mapping[str, str] | None = None
+    ) -> ClaimResult:
+        """Claim a pending chunk before acting on it.
+
+        A claim to send is taken atomically with a check that the job is not stopped. A claim to stop
+        carries the stop (outcome, code, reason), so whoever finds it abandoned can finish it the same way.
+        """
+        values: dict[str, Any] = {
+            ":claimed": ChunkState.CLAIMED.value,
+            ":pending": ChunkState.PENDING.value,
+            ":attempt": attempt,
+            ":lease": lease_until,
+            ":now": now_iso(),
+        }
+        update = "SET #state = :claimed, attempt = :attempt, lease_until = :lease, claimed_at = :now"
+        if stop is not None:
+            update += ", #stop = :stop"
+            values[":stop"] = dict(stop)
+        claim = {
+            "Update": {
+                "TableName": self._table_name,
+                "Key": chunk_key(job_id, chunk),
+                "UpdateExpression": update,
+                "ConditionExpression": "#state = :pending",
+                "ExpressionAttributeNames": {"#state": "state", **({"#stop": "stop"} if stop else {})},
+                "ExpressionAttributeValues": values,
+            }
+        }
+        if stop is not None:
+            failed = self._transact([claim])
+            return ClaimResult.CLAIMED if failed is None else ClaimResult.NOT_PENDING
+        job_not_stopped = {
+            "ConditionCheck": {
+                "TableName": self._table_name,
+                "Key": job_key(job_id),
+                "ConditionExpression": "attribute_not_exists(#stop)",
+                "ExpressionAttributeNames": {"#stop": "stop"},
+            }
+        }
+        failed = self._transact([job_not_stopped, claim])
+        if failed is None:
+            return ClaimResult.CLAIMED
+        return ClaimResult.JOB_STOPPED if failed == 0 else ClaimResult.NOT_PENDING
+
+    def settle_chunk(
+        self,
+        job_id: str,
+        chunk: int,
+        counts: Mapping[RecipientStatus, int],
+        *,
+        from_state: ChunkState,
+        attempt: str | None = None,
+    ) -> bool:
+        """Mark a chunk done and move its recipients out of `queued` in the job's counters, atomically.
+
+        False when the chunk was no longer in `from_state` (someone else settled it): nothing counted.
+        """
+        names = {"#state": "state"}
+        values: dict[str, Any] = {":from": from_state.value, ":done": ChunkState.DONE.value, ":now": now_iso()}
+        condition = "#state = :from"
+        if attempt is not None:
+            condition += " AND attempt = :attempt"
+            values[":attempt"] = attempt
+        additions = {counter(status): amount for status, amount in counts.items() if amount}
+        additions[counter(RecipientStatus.QUEUED)] = -sum(counts.values())
+        job_names = {f"#c{i}": name for i, name in enumerate(additions)}
+        job_values = {f":c{i}": amount for i, amount in enumerate(additions.values())}
+        items = [
+            {
+                "Update": {
+                    "TableName": self._table_name,
+                    "Key": chunk_key(job_id, chunk),
+                    "UpdateExpression": "SET #state = :done, settled_at = :now REMOVE lease_until",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table_name,
+                    "Key": job_key(job_id),
+                    "UpdateExpression": "ADD " + ", ".join(f"{n} {v}" for n, v in zip(job_names, job_values, strict=True))
+                    + " SET updated_at = :now",
+                    "ExpressionAttributeNames": job_names,
+                    "ExpressionAttributeValues": {**job_values, ":now": values[":now"]},
+                }
+            },
+        ]
+        return self._transact(items) is None
+
+    # ---- recipients -------------------------------------------------------------------------
+
+    def put_results(self, job_id: str, chunk: int, results: Iterable[RecipientResult]) -> None:
+        updated_at = now_iso()
+        expires = self.expires_at()
+        self.batch_write(
+            {
+                **recipient_key(job_id, result.to),
+                "to": result.to,
+                "status": result.status.value,
+                "chunk": chunk,
+                "updated_at": updated_at,
+                "expires_at": expires,
+                **{
+                    name: value
+                    for name, value in (
+                        ("api_message_id", result.api_message_id),
+                        ("error_code", result.error_code),
+                        ("error", result.error),
+                    )
+                    if value is not None
+                },
+            }
+            for result in results
+        )
+
+    def get_recipient(self, job_id: str, to: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.table.get_item(
+            Key=recipient_key(job_id, to), ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def move_recipient(
+        self, job_id: str, to: str, current: RecipientStatus, new: RecipientStatus, fields: Mapping[str, Any]
+    ) -> bool:
+        """Move one recipient up the status ladder and the job's counters with it, atomically.
+
+        False when the recipient was not in `current` any more (a concurrent report won).
+        """
+        if not can_move(current, new):
+            raise ValueError(f"{current} -> {new} is not a forward move")
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":f{i}": value for i, value in enumerate(fields.values())}
+        assignments = ", ".join(f"{n} = {v}" for n, v in zip(names, values, strict=True))
+        now = now_iso()
+        items = [
+            {
+                "Update": {
+                    "TableName": self._table_name,
+                    "Key": recipient_key(job_id, to),
+                    "UpdateExpression": f"SET #status = :new, updated_at = :now{', ' if fields else ''}{assignments}",
+                    "ConditionExpression": "#status = :current",
+                    "ExpressionAttributeNames": {"#status": "status", **names},
+                    "ExpressionAttributeValues": {":new": new.value, ":current": current.value, ":now": now, **values},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table_name,
+                    "Key": job_key(job_id),
+                    "UpdateExpression": "ADD #old :minus, #new :plus SET updated_at = :now",
+                    "ExpressionAttributeNames": {"#old": counter(current), "#new": counter(new)},
+                    "ExpressionAttributeValues": {":minus": -1, ":plus": 1, ":now": now},
+                }
+            },
+        ]
+        return self._transact(items) is None
+
+    def annotate_recipient(self, job_id: str, to: str, status: RecipientStatus, fields: Mapping[str, Any]) -> None:
+        """Record report details without a status move, only while the status is still `status`."""
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":f{i}": value for i, value in enumerate(fields.values())}
+        try:
+            self.table.update_item(
+                Key=recipient_key(job_id, to),
+                UpdateExpression="SET " + ", ".join(f"{n} = {v}" for n, v in zip(names, values, strict=True)),
+                ConditionExpression="#status = :status",
+                ExpressionAttributeNames={"#status": "status", **names},
+                ExpressionAttributeValues={":status": status.value, **values},
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def recipients_page(self, job_id: str, *, status: str | None, limit: int, token: str | None) -> Page:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": f"JOB#{job_id}", ":prefix": RECIPIENT_PREFIX},
+        }
+        if status:
+            kwargs["FilterExpression"] = "#status = :status"
+            kwargs["ExpressionAttributeNames"] = {"#status": "status"}
+            kwargs["ExpressionAttributeValues"][":status"] = status
+        if token:
+            kwargs["ExclusiveStartKey"] = {"pk": f"JOB#{job_id}", "sk": _decode_token(token)}
+        items: list[dict[str, Any]] = []
+        # Limit bounds the items DynamoDB *reads*, so asking for what is still missing never skips one.
+        for _ in range(50):
+            page = self.table.query(Limit=limit - len(items), **kwargs)
+            items.extend(page["Items"])
+            last = page.get("LastEvaluatedKey")
+            if not last or len(items) >= limit:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        next_token = _encode_token(last["sk"]) if last else None
+        return Page(items, next_token)
+
+    # ---- low level --------------------------------------------------------------------------
+
+    def batch_write(self, items: Iterable[dict[str, Any]]) -> None:
+        """BatchWriteItem in 25s, retrying unprocessed items with backoff until all are stored."""
+        batch: list[dict[str, Any]] = []
+        for item in items:
+            batch.append({"PutRequest": {"Item": item}})
+            if len(batch) == _BATCH_WRITE_LIMIT:
+                self._write_batch(batch)
+                batch = []
+        if batch:
+            self._write_batch(batch)
+
+    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
+        for attempt in range(_WRITE_ATTEMPTS):
+            answer = self.client.batch_write_item(RequestItems={self._table_name: requests})
+            requests = answer.get("UnprocessedItems", {}).get(self._table_name, [])
+            if not requests:
+                return
+            _pause(attempt)
+        raise RuntimeError(f"DynamoDB left {len(requests)} items unwritten after {_WRITE_ATTEMPTS} attempts")
+
+    def _transact(self, items: list[dict[str, Any]]) -> int | None:
+        """Run a transaction. None on success, else the index of the item whose condition failed.
+
+        Conflicts with concurrent transactions on the same job item are retried with backoff.
+        """
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return None
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    return reasons.index("ConditionalCheckFailed")
+                if not reasons and "ConditionalCheckFailed" in str(error):
+                    return 0
+            _pause(attempt)
+        raise RuntimeError(f"transaction still conflicting after {_WRITE_ATTEMPTS} attempts")
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter
+
+
+def _encode_token(sort_key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"sk": sort_key}).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        sort_key = data["sk"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as error:
+        raise InvalidPageToken("next_token is not a token this API returned") from error
+    if not isinstance(sort_key, str) or not sort_key.startswith(RECIPIENT_PREFIX):
+        raise InvalidPageToken("next_token is not a token this API returned")
+    return sort_key
+

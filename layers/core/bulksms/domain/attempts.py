@@ -1,0 +1,153 @@
+"""Judge one `sendmsg` attempt: the single place that decides retry, failure, unknown or stop.
+
+Reliability rules (design.md): a chunk is retried only when the attempt provably never reached
+Clickatell; an attempt whose fate is unknown marks its numbers `unknown` and is never resent; an
+account-level error stops the whole job.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bulksms.domain.answers import Accepted, Answer, Rejected, parse_answer
+from bulksms.domain.status import RecipientStatus
+
+
+class TransportFailure(StrEnum):
+    CONNECT_REFUSED = "connection refused"
+    CONNECT_TIMEOUT = "connect timeout"
+    TLS = "TLS handshake failed"
+    READ_TIMEOUT = "read timeout"
+    RESET = "connection reset after the request was sent"
+    PROTOCOL = "broken answer"
+
+
+# Failures before the request could be sent: nothing reached Clickatell.
+NOT_SENT_FAILURES = frozenset(
+    {TransportFailure.CONNECT_REFUSED, TransportFailure.CONNECT_TIMEOUT, TransportFailure.TLS}
+)
+# Gateways answer these before forwarding; without ID/ERR lines nothing was processed.
+RETRYABLE_HTTP_STATUSES = frozenset({429, 502, 503})
+# Request-level ERR codes meaning the account cannot send at all: stop the job.
+ACCOUNT_ERRORS = frozenset({"001", "002", "003", "004", "005", "007", "108", "130", "301", "302"})
+# Request-level ERR codes about the message itself: every chunk of the job shares it, so stop too.
+MESSAGE_ERRORS = frozenset({"101", "102", "106", "107", "112", "113", "116", "120", "123"})
+# Clickatell asks callers to retry an internal error; the request was rejected, so nothing went out.
+RETRYABLE_ERRORS = frozenset({"901"})
+NOT_SENT_CODE = "NOT_SENT"
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientResult:
+    to: str
+    status: RecipientStatus
+    api_message_id: str | None = None
+    error_code: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobStop:
+    """Why the rest of a job must not be sent."""
+
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    retry: bool
+    reason: str
+    results: tuple[RecipientResult, ...] = ()
+    stop: JobStop | None = None
+    unparsed: tuple[str, ...] = field(default=())
+
+    def counts(self) -> Counter[RecipientStatus]:
+        return tally(self.results)
+
+
+def tally(results: Iterable[RecipientResult]) -> Counter[RecipientStatus]:
+    return Counter(result.status for result in results)
+
+
+def results_for(
+    numbers: Sequence[str], status: RecipientStatus, code: str | None, error: str
+) -> tuple[RecipientResult, ...]:
+    """The same outcome for every number of a chunk."""
+    return tuple(RecipientResult(to, status, error_code=code, error=error) for to in numbers)
+
+
+def _retry(reason: str) -> Verdict:
+    return Verdict(retry=True, reason=reason)
+
+
+def _ambiguous(numbers: Sequence[str], reason: str, unparsed: tuple[str, ...] = ()) -> Verdict:
+    error = f"{reason}; Clickatell may have accepted it, so it is not resent automatically"
+    return Verdict(False, reason, results_for(numbers, RecipientStatus.UNKNOWN, None, error), unparsed=unparsed)
+
+
+def judge_transport_failure(numbers: Sequence[str], failure: TransportFailure) -> Verdict:
+    if failure in NOT_SENT_FAILURES:
+        return _retry(failure.value)
+    return _ambiguous(numbers, failure.value)
+
+
+def judge_answer(numbers: Sequence[str], http_status: int, body: str) -> Verdict:
+    answer = parse_answer(body)
+    if not answer.records:
+        reason = f"HTTP {http_status} without an ID or ERR answer"
+        if http_status in RETRYABLE_HTTP_STATUSES:
+            return _retry(reason)
+        return _ambiguous(numbers, reason, answer.unparsed)
+    if len(answer.records) == 1 and answer.records[0].to is None:
+        return _judge_single_record(numbers, answer.records[0])
+    return _judge_per_number(numbers, answer)
+
+
+def _judge_single_record(numbers: Sequence[str], record: Accepted | Rejected) -> Verdict:
+    if isinstance(record, Accepted):
+        if len(numbers) == 1:
+            return Verdict(False, "accepted", (RecipientResult(numbers[0], RecipientStatus.SUBMITTED, record.api_message_id),))
+        return _ambiguous(numbers, "one ID without To: for several numbers")
+    error = f"{record.code}, {record.description}".rstrip(", ")
+    if record.code in RETRYABLE_ERRORS:
+        return _retry(f"ERR: {error}")
+    stop = JobStop(record.code, record.description) if record.code in ACCOUNT_ERRORS | MESSAGE_ERRORS else None
+    return Verdict(False, f"ERR: {error}", results_for(numbers, RecipientStatus.FAILED, record.code, record.description), stop)
+
+
+def _judge_per_number(numbers: Sequence[str], answer: Answer) -> Verdict:
+    by_number: dict[str, RecipientResult] = {}
+    unparsed = list(answer.unparsed)
+    wanted = set(numbers)
+    for record in answer.records:
+        if record.to is None or record.to not in wanted or record.to in by_number:
+            # Never map by position: a record we cannot attribute leaves its number unknown.
+            unparsed.append(_describe(record))
+            continue
+        if isinstance(record, Accepted):
+            by_number[record.to] = RecipientResult(record.to, RecipientStatus.SUBMITTED, record.api_message_id)
+        else:
+            by_number[record.to] = RecipientResult(
+                record.to, RecipientStatus.FAILED, error_code=record.code, error=record.description
+            )
+    missing_error = "missing from Clickatell's answer; it may have been accepted, so it is not resent"
+    results = tuple(
+        by_number.get(to) or RecipientResult(to, RecipientStatus.UNKNOWN, error=missing_error) for to in numbers
+    )
+    return Verdict(False, "answered", results, unparsed=tuple(unparsed))
+
+
+def _describe(record: Accepted | Rejected) -> str:
+    if isinstance(record, Accepted):
+        return f"ID: {record.api_message_id}" + (f" To: {record.to}" if record.to else "")
+    return f"ERR: {record.code}, {record.description}" + (f" To: {record.to}" if record.to else "")
+
+
+def give_up(numbers: Sequence[str], last: Verdict, attempts: int) -> Verdict:
+    """Retries exhausted on a provably-unsent chunk: its numbers fail with the last reason."""
+    error = f"not sent after {attempts} attempts: {last.reason}"
+    return Verdict(False, error, results_for(numbers, RecipientStatus.FAILED, NOT_SENT_CODE, error))

@@ -1,0 +1,97 @@
+"""The message every recipient of a job gets, and the `sendmsg` form that carries it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulksms.domain.encoding import Encoding
+
+FLASH = "SMS_FLASH"
+TEXT = "SMS_TEXT"
+# Callback levels that include final statuses (API doc section 5): ask for a handset receipt too.
+_FINAL_STATUS_LEVELS = frozenset({2, 3, 6, 7})
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    user: str
+    password: str = field(repr=False)
+    api_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    encoding: Encoding
+    payload: str  # GSM-7 text, UCS-2 hex, or binary hex data
+    parts: int
+    udh: str | None = None
+    sender: str | None = None
+    mo: bool = False
+    callback: int = 0
+    msg_type: str = TEXT
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "encoding": self.encoding.value,
+            "payload": self.payload,
+            "parts": self.parts,
+            "mo": self.mo,
+            "callback": self.callback,
+            "msg_type": self.msg_type,
+        }
+        if self.udh:
+            item["udh"] = self.udh
+        if self.sender:
+            item["sender"] = self.sender
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Message:
+        return cls(
+            encoding=Encoding(item["encoding"]),
+            payload=item["payload"],
+            parts=int(item["parts"]),
+            udh=item.get("udh"),
+            sender=item.get("sender"),
+            mo=bool(item.get("mo", False)),
+            callback=int(item.get("callback", 0)),
+            msg_type=item.get("msg_type", TEXT),
+        )
+
+
+def build_sendmsg_form(
+    message: Message, numbers: Sequence[str], credentials: Credentials, client_message_id: str
+) -> dict[str, str]:
+    """The one place that turns a message and up to a chunk of numbers into `sendmsg` parameters."""
+    form = {
+        "api_id": credentials.api_id,
+        "user": credentials.user,
+        "password": credentials.password,
+        "to": ",".join(numbers),
+        "climsgid": client_message_id,
+    }
+    if message.encoding is Encoding.BINARY:
+        form["data"] = message.payload
+        if message.udh:
+            form["udh"] = message.udh
+        else:
+            form["binary"] = "1"
+    else:
+        form["text"] = message.payload
+        if message.encoding is Encoding.UCS2:
+            form["unicode"] = "1"
+        if message.parts > 1:
+            form["concat"] = str(message.parts)
+    if message.msg_type != TEXT:
+        form["msg_type"] = message.msg_type
+    if message.sender:
+        form["from"] = message.sender
+    if message.mo:
+        form["mo"] = "1"
+    if message.callback:
+        form["callback"] = str(message.callback)
+        if message.callback in _FINAL_STATUS_LEVELS:
+            form["deliv_ack"] = "1"
+    return form

@@ -1,0 +1,111 @@
+"""The container's shared objects, each built once on first use from settings."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from bulksms.adapters import aws
+from bulksms.adapters.clickatell import ClickatellClient
+from bulksms.adapters.queue import SendQueue
+from bulksms.adapters.store import Store
+from bulksms.domain.message import Credentials
+from bulksms.service.sending import Sender
+from bulksms.models import SendRequest
+from bulksms.service.jobs import announce_finished
+from bulksms.service.submission import Limits, submit
+from bulksms.settings import settings
+
+SECRET_MAX_AGE_S = 300  # rotated credentials are picked up within five minutes
+
+
+@cache
+def store() -> Store:
+    return Store(settings().table_name, settings().retention_days)
+
+
+@cache
+def send_queue() -> SendQueue:
+    return SendQueue(settings().send_queue_url)
+
+
+@cache
+def executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=settings().sender_threads, thread_name_prefix="bulksms")
+
+
+def limits() -> Limits:
+    config = settings()
+    return Limits(config.chunk_size, config.chunks_per_message, config.max_recipients, config.max_parts)
+
+
+def _secret(secret_id: str) -> dict[str, Any]:
+    value: dict[str, Any] = parameters.get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE_S)
+    return value
+
+
+def clickatell_credentials() -> Credentials:
+    secret = _secret(settings().clickatell_secret_id)
+    return Credentials(user=str(secret["user"]), password=str(secret["password"]), api_id=str(secret["api_id"]))
+
+
+def callback_token() -> str:
+    return str(_secret(settings().callback_token_secret_id)["token"])
+
+
+@cache
+def sender() -> Sender:
+    config = settings()
+    client = ClickatellClient(config.clickatell_base_url, clickatell_credentials, attempts=config.send_attempts)
+    # A chunk is started only if it can finish: one read timeout plus its retries' connect timeouts.
+    min_time_ms = int((config.read_timeout_s + config.send_attempts * (config.connect_timeout_s + 4)) * 1000)
+    return Sender(
+        store(),
+        client,
+        executor(),
+        lease_seconds=config.lease_seconds,
+        min_time_to_start_ms=min_time_ms,
+        on_finished=announce_finished,
+    )
+
+
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="key", payload_validation_jmespath="request", expires_after_seconds=86_400
+)
+
+
+@cache
+def _submit_once() -> Callable[..., dict[str, Any]]:
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        expiry_attr="expires_at",
+        boto3_client=aws.dynamodb_client(),
+    )
+
+    @idempotent_function(data_keyword_argument="submission", config=IDEMPOTENCY, persistence_store=persistence)
+    def submit_once(submission: dict[str, Any]) -> dict[str, Any]:
+        return submit(SendRequest.model_validate(submission["request"]), store(), send_queue(), limits())
+
+    return submit_once
+
+
+def submit_idempotently(request: SendRequest, key: str | None) -> dict[str, Any]:
+    """Same key and body within 24 h: the first answer again, no new job. Same key, other body: conflict."""
+    if not key:
+        return submit(request, store(), send_queue(), limits())
+    return _submit_once()(submission={"key": key, "request": request.model_dump(mode="json", by_alias=True)})
+
+
+def register_context(context: Any) -> None:
+    IDEMPOTENCY.register_lambda_context(context)

@@ -1,0 +1,106 @@
+"""Stopping a job (cancel or account error) and settling chunks nobody will send."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from bulksms.adapters.store import ChunkState, ClaimResult, Store, chunk_numbers, counts_of
+from bulksms.domain.attempts import results_for, tally
+from bulksms.domain.status import JobStatus, RecipientStatus
+
+logger = Logger(child=True)
+
+STOP_CLAIM_SECONDS = 120
+ABANDONED_ERROR = (
+    "the sender stopped after claiming this chunk; Clickatell may have accepted it, so it is not resent"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    outcome: JobStatus  # CANCELLED or FAILED
+    code: str
+    reason: str
+
+    @property
+    def recipient_status(self) -> RecipientStatus:
+        return RecipientStatus.CANCELLED if self.outcome is JobStatus.CANCELLED else RecipientStatus.FAILED
+
+    def as_item(self) -> dict[str, str]:
+        return {"outcome": self.outcome.value, "code": self.code, "reason": self.reason}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Stop:
+        return cls(JobStatus(item["outcome"]), str(item["code"]), str(item["reason"]))
+
+
+def settle_unsent(store: Store, job_id: str, chunk: Mapping[str, Any], stop: Stop) -> bool:
+    """Give a pending chunk's numbers the stop's outcome. False if the chunk was not pending any more."""
+    attempt = uuid.uuid4().hex
+    index = int(chunk["chunk"])
+    lease = int(time.time()) + STOP_CLAIM_SECONDS
+    if store.claim_chunk(job_id, index, attempt, lease, stop=stop.as_item()) is not ClaimResult.CLAIMED:
+        return False
+    _finish_stop_claim(store, job_id, index, chunk_numbers(chunk), attempt, stop)
+    return True
+
+
+def _finish_stop_claim(store: Store, job_id: str, index: int, numbers: list[str], attempt: str, stop: Stop) -> None:
+    results = results_for(numbers, stop.recipient_status, stop.code, stop.reason)
+    store.put_results(job_id, index, results)
+    store.settle_chunk(job_id, index, tally(results), from_state=ChunkState.CLAIMED, attempt=attempt)
+
+
+def settle_abandoned(store: Store, job_id: str, chunk: Mapping[str, Any]) -> None:
+    """Finish a chunk whose claim outlived its lease: the claimer is gone.
+
+    A stop claim is finished as a stop (nothing was sent); a send claim may have reached Clickatell,
+    so its numbers become `unknown` and are never resent.
+    """
+    index, attempt, numbers = int(chunk["chunk"]), str(chunk["attempt"]), chunk_numbers(chunk)
+    if chunk.get("stop"):
+        _finish_stop_claim(store, job_id, index, numbers, attempt, Stop.from_item(chunk["stop"]))
+        return
+    results = results_for(numbers, RecipientStatus.UNKNOWN, None, ABANDONED_ERROR)
+    store.put_results(job_id, index, results)
+    if store.settle_chunk(job_id, index, tally(results), from_state=ChunkState.CLAIMED, attempt=attempt):
+        logger.warning("abandoned chunk settled as unknown", extra={"job_id": job_id, "chunk": index})
+
+
+def lease_expired(chunk: Mapping[str, Any], now: float | None = None) -> bool:
+    return chunk.get("state") == ChunkState.CLAIMED.value and int(chunk.get("lease_until", 0)) < (
+        now if now is not None else time.time()
+    )
+
+
+def stop_job(store: Store, executor: Executor, job_id: str, stop: Stop) -> dict[str, Any] | None:
+    """Stop a job: no chunk is claimed for sending after this, pending ones get the stop's outcome.
+
+    Chunks already in flight finish normally. Returns the finished job item if this call finished it.
+    """
+    if store.request_stop(job_id, stop.outcome, stop.code, stop.reason):
+        logger.info("job stopping", extra={"job_id": job_id, "outcome": stop.outcome.value, "code": stop.code})
+    job = store.get_job(job_id)
+    if job and job.get("stop"):
+        settle_pending(store, executor, job_id, Stop.from_item(job["stop"]))
+    return store.finish_if_done(job_id)
+
+
+def settle_pending(store: Store, executor: Executor, job_id: str, stop: Stop) -> int:
+    pending = [c for c in store.job_chunks(job_id) if c["state"] == ChunkState.PENDING.value]
+    return sum(executor.map(lambda chunk: settle_unsent(store, job_id, chunk, stop), pending))
+
+
+def announce_finished(job: Mapping[str, Any]) -> None:
+    """The one structured record of a job reaching its final status."""
+    logger.info(
+        "job finished",
+        extra={"job_id": job["job_id"], "status": job["status"], "counts": counts_of(job)},
+    )

@@ -1,0 +1,141 @@
+"""Send the chunks of one queue message: claim, POST, record every number, settle."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from bulksms.adapters.clickatell import ClickatellClient
+from bulksms.adapters.store import ChunkState, ClaimResult, Store, chunk_numbers
+from bulksms.domain.attempts import JobStop
+from bulksms.domain.message import Message
+from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
+from bulksms.service.jobs import Stop, lease_expired, settle_abandoned, settle_pending, stop_job
+
+logger = Logger(child=True)
+
+
+class RetryLater(Exception):
+    """Some chunks of the message were left pending (not enough time); SQS delivers it again."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkReport:
+    counts: Counter[RecipientStatus]
+    stop: JobStop | None = None
+    deferred: bool = False
+
+
+_NOTHING = ChunkReport(Counter())
+
+
+class Sender:
+    def __init__(
+        self,
+        store: Store,
+        client: ClickatellClient,
+        executor: Executor,
+        *,
+        lease_seconds: int,
+        min_time_to_start_ms: int,
+        on_finished: Callable[[Mapping[str, Any]], None] = lambda job: None,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._executor = executor
+        self._lease_seconds = lease_seconds
+        self._min_time_ms = min_time_to_start_ms
+        self._on_finished = on_finished
+
+    def process(self, job_id: str, chunk_indexes: Sequence[int], remaining_ms: Callable[[], int]) -> Counter[RecipientStatus]:
+        """Handle one queue message. Raises when it must be delivered again; never resends a claimed chunk."""
+        job = self._store.get_job(job_id)
+        if job is None:
+            logger.warning("message for an unknown job dropped", extra={"job_id": job_id})
+            return Counter()
+        if job["status"] in FINAL_JOB_STATUSES:
+            return Counter()
+        chunks = self._store.load_chunks(job_id, chunk_indexes)
+        if missing := sorted(set(chunk_indexes) - set(chunks)):
+            logger.error("chunks missing from the store", extra={"job_id": job_id, "chunks": missing})
+        if job.get("stop"):
+            self._settle_stopped(job_id, Stop.from_item(job["stop"]), chunks.values())
+            return Counter()
+        if job["status"] == JobStatus.QUEUED.value:
+            self._store.mark_sending(job_id)
+        message = Message.from_item(job["message"])
+        futures = [
+            self._executor.submit(self._send_chunk, job_id, message, chunk, remaining_ms)
+            for _, chunk in sorted(chunks.items())
+        ]
+        reports: list[ChunkReport] = []
+        errors: list[BaseException] = []
+        for future in futures:
+            try:
+                reports.append(future.result())
+            except Exception as error:  # one chunk's storage failure must not hide its neighbours' results
+                logger.exception("chunk failed; the message will be delivered again", extra={"job_id": job_id})
+                errors.append(error)
+        if stop := next((report.stop for report in reports if report.stop), None):
+            finished = stop_job(self._store, self._executor, job_id, Stop(JobStatus.FAILED, stop.code, stop.reason))
+        else:
+            finished = self._store.finish_if_done(job_id)
+        if finished:
+            self._on_finished(finished)
+        if errors:
+            raise errors[0]
+        if any(report.deferred for report in reports):
+            raise RetryLater(f"job {job_id}: chunks left pending for lack of time")
+        return sum((report.counts for report in reports), Counter())
+
+    def _settle_stopped(self, job_id: str, stop: Stop, chunks: Any) -> None:
+        for chunk in chunks:
+            if lease_expired(chunk):
+                settle_abandoned(self._store, job_id, chunk)
+        settle_pending(self._store, self._executor, job_id, stop)
+        if finished := self._store.finish_if_done(job_id):
+            self._on_finished(finished)
+
+    def _send_chunk(
+        self, job_id: str, message: Message, chunk: Mapping[str, Any], remaining_ms: Callable[[], int]
+    ) -> ChunkReport:
+        index = int(chunk["chunk"])
+        if chunk["state"] == ChunkState.CLAIMED.value:
+            if lease_expired(chunk):
+                settle_abandoned(self._store, job_id, chunk)
+            return _NOTHING  # otherwise its claimer is still at work
+        if chunk["state"] != ChunkState.PENDING.value:
+            return _NOTHING
+        if remaining_ms() < self._min_time_ms:
+            return ChunkReport(Counter(), deferred=True)
+        attempt = uuid.uuid4().hex
+        claim = self._store.claim_chunk(job_id, index, attempt, int(time.time()) + self._lease_seconds)
+        if claim is not ClaimResult.CLAIMED:
+            return _NOTHING  # sent by another delivery of this message, or the job was stopped
+        numbers = chunk_numbers(chunk)
+        started = time.perf_counter()
+        # Our job id is the client message id: delivery callbacks carry it, with the number, back to the row.
+        verdict = self._client.send(message, numbers, client_message_id=job_id)
+        self._store.put_results(job_id, index, verdict.results)
+        counts = verdict.counts()
+        self._store.settle_chunk(job_id, index, counts, from_state=ChunkState.CLAIMED, attempt=attempt)
+        logger.info(
+            "chunk sent",
+            extra={
+                "job_id": job_id,
+                "chunk": index,
+                "numbers": len(numbers),
+                "outcome": verdict.reason,
+                "counts": {status.value: n for status, n in counts.items()},
+                "unparsed_records": len(verdict.unparsed),
+                "elapsed_ms": round((time.perf_counter() - started) * 1000),
+            },
+        )
+        return ChunkReport(counts, verdict.stop)
