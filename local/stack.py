@@ -1,0 +1,250 @@
+"""The whole system on this machine: moto, the Clickatell simulator, the HTTP API, SQS pollers and
+the sweeper, all from template.yaml's definitions, with no AWS account and no Docker."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.aws_env import (
+    LocalResources,
+    apply_environment,
+    client_environment,
+    clients,
+    function_environment,
+    moto_endpoint,
+    provision,
+    start_moto,
+)
+from local.context import LocalContext
+from local.events import scheduled_event
+from local.functions import load_handler
+from local.gateway import Gateway
+from local.poller import FunctionTarget, SqsPoller, SqsSource
+from local.simulator import ClickatellSimulator, Faults
+from local.template import FunctionDefinition, LocalTemplate, load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_API_KEY = "local-dev-key"
+DEFAULT_CALLBACK_TOKEN = "local-callback-token"
+SIM_CREDENTIALS = {"user": "sim-user", "password": "sim-password", "api_id": "3456789"}
+API_BODY_LIMIT = 10 * 1024 * 1024  # API Gateway's payload limit
+log = logging.getLogger("local.stack")
+
+
+@dataclass
+class StackConfig:
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    moto_port: int = 5000
+    sim_port: int = 8099
+    api_key: str = DEFAULT_API_KEY
+    callback_token: str = DEFAULT_CALLBACK_TOKEN
+    sim_faults: dict[str, Any] = field(default_factory=dict)
+    sim_seed: int | None = None
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    pollers: bool = True
+    sweep_every_s: float | None = None  # None: the template's schedule
+    prefix: str = "bulksms-local"
+
+
+class _ApiHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _ApiServer
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > API_BODY_LIMIT:
+            self._reply(413, {"Content-Type": "application/json"}, b'{"message": "Request Entity Too Large"}')
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        query = parse_qsl(url.query, keep_blank_values=True)
+        answer = self.server.gateway.handle(self.command, url.path, query, dict(self.headers.items()), body)
+        self._reply(answer.status, answer.headers, answer.body)
+
+    def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("api %s", format % args)
+
+
+class _ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
+        self.gateway = gateway
+        super().__init__(address, _ApiHandler)
+
+
+def _rate_seconds(expression: str) -> float:
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression)
+    if not match:
+        raise ValueError(f"unsupported schedule {expression!r}")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match[2].rstrip("s")]
+    return int(match[1]) * unit
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.config = config or StackConfig()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.pollers: list[SqsPoller] = []
+        self.moto: Any = None
+        self.simulator: ClickatellSimulator | None = None
+        self.api_server: _ApiServer | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        config = self.config
+        self.moto = start_moto(config.host, config.moto_port)
+        self.endpoint = moto_endpoint(self.moto)
+        apply_environment(client_environment(self.endpoint))
+        self.simulator = ClickatellSimulator(
+            config.host, config.sim_port, faults=Faults().merged(config.sim_faults), seed=config.sim_seed,
+            **{k: SIM_CREDENTIALS[k] for k in ("user", "password", "api_id")},
+        ).start()
+        overrides = {"ClickatellBaseUrl": self.simulator.url, **config.parameter_overrides}
+        self.template: LocalTemplate = load_template(ROOT / "template.yaml", overrides)
+        self.resources: LocalResources = provision(
+            self.template,
+            self.endpoint,
+            prefix=config.prefix,
+            secret_values={
+                "ClickatellSecret": SIM_CREDENTIALS,
+                "CallbackTokenSecret": {"token": config.callback_token},
+            },
+        )
+        apply_environment(function_environment(self.template, self.resources))
+        self.gateway = Gateway(self.template, config.api_key)
+        self.api_server = _ApiServer((config.host, config.api_port), self.gateway)
+        self._spawn("api-server", self.api_server.serve_forever)
+        self.simulator.configure(callback_url=self.callback_url)
+        self._sqs = clients(self.endpoint)[1]
+        if config.pollers:
+            for poller in self._build_pollers():
+                self.pollers.append(poller.start())
+        self._start_sweeper()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for poller in self.pollers:
+            poller.stop()
+        if self.api_server:
+            self.api_server.shutdown()
+            self.api_server.server_close()
+        if self.simulator:
+            self.simulator.stop()
+        if self.moto:
+            self.moto.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what is where ------------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        assert self.api_server is not None
+        host, port = self.api_server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def callback_url(self) -> str:
+        function = self._function_with_url()
+        return f"{self.api_url}{function.local_path}?token={self.config.callback_token}"
+
+    def function(self, logical_id: str) -> FunctionDefinition:
+        return self.template.function(logical_id)
+
+    # -- pieces -------------------------------------------------------------------------------------
+
+    def _function_with_url(self) -> FunctionDefinition:
+        return next(f for f in self.template.functions() if f.function_url and f.local_path)
+
+    def _build_pollers(self) -> list[SqsPoller]:
+        pollers = []
+        for function in self.template.functions():
+            for trigger in function.sqs_triggers:
+                queue_url = self.resources.queue_url(trigger.queue)
+                visibility = int(self._sqs.get_queue_attributes(
+                    QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"]
+                )["Attributes"]["VisibilityTimeout"])
+                source = SqsSource(
+                    queue_url=queue_url,
+                    queue_arn=self.resources.queue_arn(trigger.queue),
+                    batch_size=trigger.batch_size,
+                    batching_window_s=trigger.batching_window_s,
+                    max_concurrency=trigger.max_concurrency or 2,
+                    report_batch_item_failures=trigger.reports_batch_item_failures,
+                )
+                target = FunctionTarget(function.logical_id, load_handler(function), function.timeout_s, function.memory_mb)
+                log.debug("poller for %s on %s (visibility %ss)", function.logical_id, trigger.queue, visibility)
+                pollers.append(SqsPoller(self._sqs, source, target))
+        return pollers
+
+    def sender_poller(self) -> SqsPoller:
+        """A poller for the send queue that a test drives by hand (with `pollers=False`)."""
+        return self._build_pollers()[0]
+
+    def _start_sweeper(self) -> None:
+        for function in self.template.functions():
+            for schedule in function.schedules:
+                every = self.config.sweep_every_s or _rate_seconds(schedule.expression)
+                self._spawn(f"schedule-{function.logical_id}", self._every, every, function)
+
+    def _every(self, seconds: float, function: FunctionDefinition) -> None:
+        while not self._stop.wait(seconds):
+            try:
+                self.invoke_scheduled(function.logical_id)
+            except Exception:
+                log.exception("%s failed", function.logical_id)
+
+    def invoke_scheduled(self, logical_id: str) -> Any:
+        function = self.function(logical_id)
+        context = LocalContext(function.logical_id, function.memory_mb, function.timeout_s)
+        return load_handler(function)(scheduled_event(), context)
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def queue_depth(self, logical_id: str = "SendQueue") -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.resources.queue_url(logical_id),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def wait_for_empty_queue(self, timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.queue_depth() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.queue_depth():
+            raise TimeoutError("the send queue did not drain")
