@@ -1,0 +1,67 @@
+# bulksms: development, test and build entry points.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.12
+VENV := .venv
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+CFN_LINT := $(SAM_VENV)/bin/cfn-lint
+
+# With pyenv, put every interpreter the build needs on PATH: `sam build` looks for the runtime's
+# python3.12 by name. Only versions that are installed are named, so this is harmless elsewhere.
+PYENV_WANTED := 3.11.7 3.12.1 3.13.0
+ifneq ($(shell command -v pyenv 2>/dev/null),)
+PYENV_INSTALLED := $(shell pyenv versions --bare 2>/dev/null)
+PYENV_FOUND := $(foreach v,$(PYENV_WANTED),$(filter $(v),$(PYENV_INSTALLED)))
+ifneq ($(PYENV_FOUND),)
+empty :=
+space := $(empty) $(empty)
+export PYENV_VERSION := $(subst $(space),:,$(strip $(PYENV_FOUND)))
+endif
+endif
+
+# sam and cfn-lint run offline: a region but no credentials, no telemetry.
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help venv sam-venv test lint-template build clean distclean
+
+help: ## List the targets.
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Create the dev virtualenv (.venv).
+
+sam-venv: $(SAM_VENV)/.installed ## Create the SAM CLI virtualenv (.venv-sam).
+
+test: $(VENV)/.installed $(SAM_VENV)/.installed ## Run every test, then lint the template.
+	$(VENV)/bin/python -m pytest
+	@$(MAKE) --no-print-directory lint-template
+
+lint-template: $(SAM_VENV)/.installed ## cfn-lint and sam validate --lint on template.yaml.
+	$(CFN_LINT) template.yaml
+	$(SAM) validate --lint --template-file template.yaml
+
+build: $(SAM_VENV)/.installed ## sam build (no container) into .aws-sam/.
+	$(SAM) build --template-file template.yaml
+
+clean: ## Remove build output and caches.
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -name __pycache__ -type d -print0 \
+		| xargs -0 rm -rf
+
+distclean: clean ## Also remove both virtualenvs.
+	rm -rf $(VENV) $(SAM_VENV)

@@ -1,0 +1,310 @@
+"""template.yaml holds the properties the design relies on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.template import LocalTemplate, load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# design.md, "Public HTTP contract (v1)": every route but the callback, which has its own URL.
+CONTRACT_ROUTES = {
+    ("POST", "/v1/messages"),
+    ("GET", "/v1/messages/{job_id}"),
+    ("GET", "/v1/messages/{job_id}/recipients"),
+    ("DELETE", "/v1/messages/{job_id}"),
+}
+CALLBACK_PATH = "/v1/callbacks/clickatell"
+FUNCTIONS = {"ApiFunction", "SenderFunction", "CallbackFunction", "SweeperFunction"}
+
+# SAM policy templates whose expansion names exact actions on the resource it is given.
+SCOPED_POLICY_TEMPLATES = {"DynamoDBCrudPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
+
+
+@pytest.fixture(scope="module")
+def tpl() -> LocalTemplate:
+    return load_template(ROOT / "template.yaml")
+
+
+def _props(tpl: LocalTemplate, logical_id: str) -> dict[str, Any]:
+    return tpl.resources[logical_id]["Properties"]
+
+
+def _walk(value: Any) -> Any:
+    yield value
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+
+
+def test_functions_are_the_expected_ones(tpl: LocalTemplate) -> None:
+    assert set(tpl.resources_of_type("AWS::Serverless::Function")) == FUNCTIONS
+
+
+def test_runtime_architecture_and_layer(tpl: LocalTemplate) -> None:
+    layer_dir = ROOT / "layers" / "core"
+    for fn in tpl.functions():
+        major, minor = fn.runtime.removeprefix("python").split(".")
+        assert fn.runtime.startswith("python") and (int(major), int(minor)) >= (3, 12), fn.logical_id
+        assert fn.layer_dirs == (layer_dir,), fn.logical_id
+        assert (fn.handler_module, fn.handler_attr) == ("app", "lambda_handler")
+    function_globals = tpl.document["Globals"]["Function"]
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Tracing"] == "Active"
+    for lid in FUNCTIONS:
+        assert "Architectures" not in _props(tpl, lid), "arm64 comes from Globals"
+    layer = tpl.resources["CoreLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/core"
+    assert "arm64" in layer["Properties"]["CompatibleArchitectures"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
+
+
+def test_memory_and_timeouts(tpl: LocalTemplate) -> None:
+    sizes = {fn.logical_id: (fn.memory_mb, fn.timeout_s) for fn in tpl.functions()}
+    assert sizes == {
+        "ApiFunction": (1024, 29),
+        "SenderFunction": (512, 120),
+        "CallbackFunction": (256, 10),
+        "SweeperFunction": (256, 120),
+    }
+
+
+def test_sender_event_source(tpl: LocalTemplate) -> None:
+    (trigger,) = tpl.function("SenderFunction").sqs_triggers
+    assert trigger.queue == "SendQueue"
+    assert trigger.reports_batch_item_failures
+    event = _props(tpl, "SenderFunction")["Events"][trigger.event_id]["Properties"]
+    assert event["BatchSize"] == {"Ref": "SenderBatchSize"}
+    assert event["MaximumBatchingWindowInSeconds"] == {"Ref": "SenderBatchingWindowSeconds"}
+    assert event["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "SenderMaxConcurrency"}
+    assert int(tpl.document["Parameters"]["SenderMaxConcurrency"]["MinValue"]) >= 2  # the AWS minimum
+
+
+def test_queue_visibility_covers_six_sender_timeouts(tpl: LocalTemplate) -> None:
+    sender = tpl.function("SenderFunction")
+    visibility = int(_props(tpl, "SendQueue")["VisibilityTimeout"])
+    assert visibility >= 6 * sender.timeout_s
+
+
+def test_chunk_lease_outlasts_a_sender_invocation(tpl: LocalTemplate) -> None:
+    sender = tpl.function("SenderFunction")
+    assert int(sender.environment["CHUNK_LEASE_SECONDS"]) == sender.timeout_s + 60
+
+
+def test_redrive_to_dead_letter_queue_with_alarm(tpl: LocalTemplate) -> None:
+    policy = _props(tpl, "SendQueue")["RedrivePolicy"]
+    assert policy["deadLetterTargetArn"] == {"Fn::GetAtt": ["SendDeadLetterQueue", "Arn"]}
+    assert policy["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+    dlq = _props(tpl, "SendDeadLetterQueue")
+    assert dlq["MessageRetentionPeriod"] == 1209600
+    assert dlq["MessageRetentionPeriod"] > _props(tpl, "SendQueue")["MessageRetentionPeriod"]
+    for lid in ("SendQueue", "SendDeadLetterQueue"):
+        assert _props(tpl, lid)["SqsManagedSseEnabled"] is True
+
+    (alarm,) = tpl.resources_of_type("AWS::CloudWatch::Alarm").values()
+    props = alarm["Properties"]
+    assert props["Namespace"] == "AWS/SQS"
+    assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert props["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["SendDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert (props["Period"], props["EvaluationPeriods"]) == (60, 1)
+    assert props["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize(
+    ("topic", "actions"), [("", None), ("arn:aws:sns:us-east-1:1:ops", ["arn:aws:sns:us-east-1:1:ops"])]
+)
+def test_alarm_actions_only_with_a_topic(topic: str, actions: list[str] | None) -> None:
+    tpl = load_template(ROOT / "template.yaml", {"AlarmTopicArn": topic})
+    resolved = tpl.resolve(_props(tpl, "DeadLetterAlarm"), {"SendDeadLetterQueue.QueueName": "dlq"})
+    assert resolved.get("AlarmActions") == actions
+    assert resolved.get("OKActions") == actions
+
+
+def test_table(tpl: LocalTemplate) -> None:
+    (table,) = tpl.resources_of_type("AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_no_wildcard_iam_actions(tpl: LocalTemplate) -> None:
+    for lid, resource in tpl.resources.items():
+        for node in _walk(resource):
+            if isinstance(node, dict) and "Action" in node and "Effect" in node:
+                actions = node["Action"] if isinstance(node["Action"], list) else [node["Action"]]
+                assert not any("*" in a for a in actions), (lid, actions)
+    for lid in FUNCTIONS:
+        for policy in _props(tpl, lid).get("Policies", []):
+            assert isinstance(policy, dict), f"{lid}: managed policy {policy!r}"
+            (name,) = policy
+            assert name == "Statement" or name in SCOPED_POLICY_TEMPLATES, (lid, name)
+
+
+def test_policies_are_scoped(tpl: LocalTemplate) -> None:
+    def grants(lid: str) -> list[dict[str, Any]]:
+        return _props(tpl, lid)["Policies"]
+
+    table = {"DynamoDBCrudPolicy": {"TableName": {"Ref": "Table"}}}
+    send = {
+        "Statement": [
+            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["SendQueue", "Arn"]}}
+        ]
+    }
+    assert grants("ApiFunction") == [table, send]
+    assert grants("SweeperFunction") == [table, send]
+    assert grants("SenderFunction") == [
+        table,
+        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "ClickatellSecret"}}},
+    ]
+    assert grants("CallbackFunction") == [
+        table,
+        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "CallbackTokenSecret"}}},
+    ]
+
+
+def test_secrets_are_generated_not_parameters(tpl: LocalTemplate) -> None:
+    for name, spec in tpl.document["Parameters"].items():
+        lowered = name.lower()
+        assert not any(word in lowered for word in ("password", "secret", "token", "apiid", "user")), name
+        assert spec.get("NoEcho") is not True, name
+    secrets = {s.logical_id: s for s in tpl.secrets()}
+    assert set(secrets) == {"ClickatellSecret", "CallbackTokenSecret"}
+    assert json.loads(secrets["ClickatellSecret"].initial_value("pw")) == {
+        "user": "REPLACE_ME",
+        "api_id": "REPLACE_ME",
+        "password": "pw",
+    }
+    assert "put-secret-value" in secrets["ClickatellSecret"].description
+    assert secrets["CallbackTokenSecret"].generate_key == "token"
+    assert _props(tpl, "CallbackTokenSecret")["GenerateSecretString"]["PasswordLength"] >= 32
+    env = tpl.document["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["CLICKATELL_SECRET_ID"] == {"Ref": "ClickatellSecret"}
+    assert env["CALLBACK_TOKEN_SECRET_ID"] == {"Ref": "CallbackTokenSecret"}
+
+
+def test_contract_routes_on_api_function_with_api_key(tpl: LocalTemplate) -> None:
+    api = tpl.function("ApiFunction")
+    assert {(r.method, r.path) for r in api.api_routes} == CONTRACT_ROUTES
+    assert {r.api for r in api.api_routes} == {"Api"}
+    for event in _props(tpl, "ApiFunction")["Events"].values():
+        assert event["Properties"].get("Auth", {}).get("ApiKeyRequired", True) is True
+    props = _props(tpl, "Api")
+    assert props["Auth"]["ApiKeyRequired"] is True
+    plan = props["Auth"]["UsagePlan"]
+    assert plan["CreateUsagePlan"] == "PER_API"
+    assert plan["Quota"] == {"Limit": {"Ref": "ApiQuotaPerDay"}, "Period": "DAY"}
+    assert plan["Throttle"] == {
+        "RateLimit": {"Ref": "ApiThrottleRateLimit"},
+        "BurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+    }
+    assert props["StageName"] == "prod"
+    assert props["TracingEnabled"] is True
+    others = [fn for fn in tpl.functions() if fn.logical_id != "ApiFunction"]
+    assert not any(fn.api_routes for fn in others)
+
+
+def test_callback_function_url(tpl: LocalTemplate) -> None:
+    callback = tpl.function("CallbackFunction")
+    assert callback.function_url
+    assert _props(tpl, "CallbackFunction")["FunctionUrlConfig"]["AuthType"] == "NONE"
+    assert callback.local_path == CALLBACK_PATH
+    assert set(callback.local_methods) == {"GET", "POST"}
+
+
+def test_sweeper_schedule(tpl: LocalTemplate) -> None:
+    (schedule,) = tpl.function("SweeperFunction").schedules
+    assert schedule.expression == "rate(5 minutes)" and schedule.enabled
+
+
+def test_log_groups_with_retention_for_every_function(tpl: LocalTemplate) -> None:
+    groups = tpl.resources_of_type("AWS::Logs::LogGroup").values()
+    names = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups}
+    assert names == {f"/aws/lambda/${{{fn}}}" for fn in FUNCTIONS}
+    for group in groups:
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_environment_matches_settings(tpl: LocalTemplate) -> None:
+    refs = {
+        "Table": "t", "SendQueue": "http://q", "ClickatellSecret": "arn:c", "CallbackTokenSecret": "arn:t",
+    }  # fmt: skip
+    for fn in tpl.functions():
+        env = tpl.function_environment(fn, refs)
+        assert env["TABLE_NAME"] == "t" and env["SEND_QUEUE_URL"] == "http://q"
+        assert env["CHUNK_SIZE"] == "600" and env["MAX_RECIPIENTS"] == "100000"
+        assert env["POWERTOOLS_SERVICE_NAME"] == "bulksms"
+        assert env["CLICKATELL_BASE_URL"] == "https://api.clickatell.com"
+
+
+def test_parameters(tpl: LocalTemplate) -> None:
+    specs = tpl.document["Parameters"]
+    assert int(specs["ChunkSize"]["Default"]) == 600 <= int(specs["ChunkSize"]["MaxValue"]) == 600
+    assert int(specs["MaxRecipients"]["Default"]) == 100000
+    assert int(specs["RetentionDays"]["Default"]) == 90
+    assert tpl.parameters["AlarmTopicArn"] == ""
+    for name, spec in specs.items():
+        assert "Default" in spec and spec.get("Description"), name
+
+
+def test_outputs(tpl: LocalTemplate) -> None:
+    assert set(tpl.document["Outputs"]) == {
+        "ApiUrl", "ApiKeyId", "CallbackUrl", "TableName", "SendQueueUrl", "SendQueueName",
+        "DeadLetterQueueUrl", "ClickatellSecretArn", "CallbackTokenSecretArn",
+    }  # fmt: skip
+    outputs = tpl.document["Outputs"]
+    assert outputs["ApiKeyId"]["Value"] == {"Ref": "ApiApiKey"}  # SAM's name for the PER_API key
+    assert outputs["CallbackUrl"]["Value"] == {"Fn::GetAtt": ["CallbackFunctionUrl", "FunctionUrl"]}
+    assert tpl.resolve(outputs["ApiUrl"]["Value"], {"Api": "abc123"}) == (
+        "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+    )
+
+
+# Each function's sample event, and the powertools model of what its trigger sends.
+SAMPLE_EVENTS = [
+    ("ApiFunction", "api_post_messages.json", "APIGatewayProxyEventModel"),
+    ("ApiFunction", "api_get_job.json", "APIGatewayProxyEventModel"),
+    ("SenderFunction", "sqs_send_batch.json", "SqsModel"),
+    ("CallbackFunction", "callback_get.json", "LambdaFunctionUrlModel"),
+    ("CallbackFunction", "callback_post.json", "LambdaFunctionUrlModel"),
+    ("SweeperFunction", "sweeper_schedule.json", "EventBridgeModel"),
+]
+
+
+@pytest.mark.parametrize(("function", "filename", "model"), SAMPLE_EVENTS)
+def test_sample_events_have_the_trigger_shape(
+    tpl: LocalTemplate, function: str, filename: str, model: str
+) -> None:
+    from aws_lambda_powertools.utilities.parser import models, parse
+
+    event = json.loads((ROOT / "events" / filename).read_text())
+    parse(event=event, model=getattr(models, model))
+    fn = tpl.function(function)
+    if model == "APIGatewayProxyEventModel":
+        assert (event["httpMethod"], event["resource"]) in {(r.method, r.path) for r in fn.api_routes}
+        assert event["headers"]["x-api-key"]
+    elif model == "LambdaFunctionUrlModel":
+        assert fn.function_url and event["rawPath"] == fn.local_path
+        assert event["requestContext"]["http"]["method"] in fn.local_methods
+        assert "token" in event["queryStringParameters"]
+
+
+def test_every_function_has_a_sample_event() -> None:
+    assert {function for function, _, _ in SAMPLE_EVENTS} == FUNCTIONS
