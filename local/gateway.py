@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from local.events import function_url_event, rest_api_event
 from local.functions import load_handler
 from local.template import FunctionDefinition, LocalTemplate
 
+log = logging.getLogger("local.gateway")
 API_KEY_HEADER = "x-api-key"
 # API Gateway's own answer to a missing or wrong key, shaped by the template's GatewayResponses.
 FORBIDDEN_BODY = {"error": {"code": "forbidden", "message": "Forbidden: a valid x-api-key header is required", "field": "x-api-key"}}
@@ -91,6 +93,7 @@ class Gateway:
         try:
             answer = load_handler(function)(event, context)
         except Exception:  # what API Gateway answers when the function itself fails
+            log.exception("%s raised", function.logical_id)
             return _json(502, {"message": "Internal server error"})
         return _proxy_answer(answer)
 

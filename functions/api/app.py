@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bulksms import runtime
-from bulksms.api_errors import error_response, reject_oversized, validation_error_response
+from bulksms.adapters.store import InvalidPageToken
+from bulksms.api_errors import error_response, reject_unreadable_body, validation_error_response
 from bulksms.models import JobView, RecipientsPage, SendAccepted, SendRequest
 from bulksms.service import cancellation, queries
 from bulksms.service.errors import NotFound, RequestError
@@ -74,6 +75,11 @@ def request_error(error: RequestError) -> Response[str]:
     return error_response(error.status, error.code, error.message, error.field)
 
 
+@app.exception_handler(InvalidPageToken)
+def invalid_page_token(error: InvalidPageToken) -> Response[str]:
+    return error_response(400, "invalid_page_token", str(error), "next_token")
+
+
 @app.exception_handler(IdempotencyValidationError)
 def idempotency_conflict(_: Exception) -> Response[str]:
     return error_response(409, "idempotency_conflict", "this Idempotency-Key was used with a different body", "Idempotency-Key")
@@ -92,7 +98,7 @@ def not_found(_: Exception) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if too_large := reject_oversized(event, settings().max_body_bytes):
-        return too_large
+    if unreadable := reject_unreadable_body(event, settings().max_body_bytes):
+        return unreadable
     runtime.register_context(context)
     return app.resolve(event, context)

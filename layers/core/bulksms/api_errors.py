@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -35,15 +37,24 @@ def validation_error_response(errors: Sequence[Any]) -> Response[str]:
     return error_response(400, "invalid_field", f"{field}: {message}" if field else message, field)
 
 
-def reject_oversized(event: dict[str, Any], limit: int) -> dict[str, Any] | None:
-    """A 413 proxy answer for a body over `limit` bytes, checked before the body is parsed."""
+def reject_unreadable_body(event: dict[str, Any], limit: int) -> dict[str, Any] | None:
+    """A proxy answer for a body we will not parse: over `limit` bytes (413) or not UTF-8 (400)."""
     body = event.get("body") or ""
-    if len(body) <= limit:
-        return None
-    message = f"the body is {len(body)} bytes; the limit is {limit}. Split the recipients into several jobs"
+    if len(body) > limit:
+        message = f"the body is {len(body)} bytes; the limit is {limit}. Split the recipients into several jobs"
+        return _proxy_error(413, "body_too_large", message)
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return _proxy_error(400, "invalid_json", "the body must be JSON text in UTF-8")
+    return None
+
+
+def _proxy_error(status: int, code: str, message: str) -> dict[str, Any]:
     return {
-        "statusCode": 413,
+        "statusCode": status,
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps({"error": {"code": "body_too_large", "message": message, "field": None}}),
+        "body": json.dumps({"error": {"code": code, "message": message, "field": None}}),
         "isBase64Encoded": False,
     }
