@@ -17,7 +17,6 @@ from bulksms.api_errors import error_response, reject_unreadable_body, validatio
 from bulksms.models import JobView, RecipientsPage, SendAccepted, SendRequest
 from bulksms.service import cancellation, queries
 from bulksms.service.errors import NotFound, RequestError
-from bulksms.service.jobs import announce_finished
 from bulksms.settings import settings
 
 logger = Logger()
@@ -61,7 +60,7 @@ def list_recipients(
 def cancel(job_id: JobId) -> JobView:
     job, finished = cancellation.cancel(runtime.store(), runtime.executor(), job_id)
     if finished:
-        announce_finished(finished)
+        runtime.notifier()(finished)
     return JobView.model_validate(queries.job_view(job))
 
 

@@ -8,7 +8,6 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bulksms import runtime
-from bulksms.service.jobs import announce_finished
 from bulksms.service.sweeping import sweep
 from bulksms.settings import settings
 
@@ -25,7 +24,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         runtime.executor(),
         requeue_after_s=settings().requeue_after_s,
         chunks_per_message=settings().chunks_per_message,
-        on_finished=announce_finished,
+        on_finished=runtime.notifier(),
     )
     for name, count in tally.items():
         metrics.add_metric(name=name, unit="Count", value=count)

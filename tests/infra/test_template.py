@@ -168,16 +168,13 @@ def test_policies_are_scoped(tpl: LocalTemplate) -> None:
             {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["SendQueue", "Arn"]}}
         ]
     }
-    assert grants("ApiFunction") == [table, send]
-    assert grants("SweeperFunction") == [table, send]
-    assert grants("SenderFunction") == [
-        table,
-        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "ClickatellSecret"}}},
-    ]
-    assert grants("CallbackFunction") == [
-        table,
-        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "CallbackTokenSecret"}}},
-    ]
+    clickatell = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "ClickatellSecret"}}}
+    token = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "CallbackTokenSecret"}}}
+    # Whoever can finish a job signs its status callback with the token secret.
+    assert grants("ApiFunction") == [table, send, token]
+    assert grants("SweeperFunction") == [table, send, token]
+    assert grants("SenderFunction") == [table, clickatell, token]
+    assert grants("CallbackFunction") == [table, token]
 
 
 def test_secrets_are_generated_not_parameters(tpl: LocalTemplate) -> None:

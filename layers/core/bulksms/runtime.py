@@ -15,13 +15,13 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from bulksms.adapters import aws
-from bulksms.adapters.clickatell import ClickatellClient
+from bulksms.adapters.clickatell import ClickatellClient, http_pool
 from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import Store
 from bulksms.domain.message import Credentials
 from bulksms.service.sending import Sender
 from bulksms.models import SendRequest
-from bulksms.service.jobs import announce_finished
+from bulksms.service.notify import StatusNotifier
 from bulksms.service.submission import Limits, submit
 from bulksms.settings import settings
 
@@ -63,6 +63,12 @@ def callback_token() -> str:
 
 
 @cache
+def notifier() -> StatusNotifier:
+    # The deployment's callback token doubles as the key that signs status callbacks.
+    return StatusNotifier(http_pool(), callback_token)
+
+
+@cache
 def sender() -> Sender:
     config = settings()
     client = ClickatellClient(config.clickatell_base_url, clickatell_credentials, attempts=config.send_attempts)
@@ -74,7 +80,7 @@ def sender() -> Sender:
         executor(),
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,
-        on_finished=announce_finished,
+        on_finished=notifier(),
     )
 
 

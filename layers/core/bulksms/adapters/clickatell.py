@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -48,7 +49,9 @@ def transport_failure(error: HTTPError) -> TransportFailure:
     if isinstance(error, ConnectTimeoutError):
         return TransportFailure.CONNECT_TIMEOUT
     if isinstance(error, SSLError):
-        return TransportFailure.TLS
+        # urllib3 raises SSLError while reading the answer too; only a failed handshake proves
+        # that nothing was sent.
+        return TransportFailure.TLS if _failed_handshake(error) else TransportFailure.PROTOCOL
     if isinstance(error, ReadTimeoutError):
         return TransportFailure.READ_TIMEOUT
     if isinstance(error, ProtocolError):
@@ -56,9 +59,27 @@ def transport_failure(error: HTTPError) -> TransportFailure:
     return TransportFailure.PROTOCOL
 
 
+_HANDSHAKE_FAILURES = (
+    "CERTIFICATE",
+    "HANDSHAKE",
+    "WRONG_VERSION_NUMBER",
+    "UNSUPPORTED_PROTOCOL",
+    "NO_PROTOCOLS_AVAILABLE",
+    "ALERT",
+)
+
+
+def _failed_handshake(error: SSLError) -> bool:
+    causes = [error, *error.args, error.__cause__, error.__context__]
+    if any(isinstance(cause, ssl.SSLCertVerificationError) for cause in causes):
+        return True
+    text = " ".join(str(cause) for cause in causes if cause is not None).upper()
+    return any(marker in text for marker in _HANDSHAKE_FAILURES)
+
+
 def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter before retry number `attempt` (1-based)."""
-    ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempt - 1))
+    ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** min(attempt - 1, 32))
     return (rng or random).uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
 
 

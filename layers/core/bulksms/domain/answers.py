@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 _RECORD = re.compile(
     r"(?:ID:[ \t]*(?P<id>[0-9A-Za-z]+)"
-    r"|ERR:[ \t]*(?P<code>\d+)(?:[ \t]*,[ \t]*(?P<desc>[^\r\n]*?))?)"
+    r"|ERR:[ \t]*(?P<code>\d+)(?:[ \t]*,(?P<desc>[^\r\n]*?))?)"
     r"(?:[ \t]+To:[ \t]*(?P<to>\d+))?"
     r"(?=[ \t]+(?:ID|ERR):|[ \t]*(?:\r?\n|$))"
 )

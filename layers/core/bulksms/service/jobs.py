@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.store import ChunkState, ClaimResult, Store, chunk_numbers, counts_of
+from bulksms.adapters.store import ChunkState, ClaimResult, Store, chunk_numbers
 from bulksms.domain.attempts import results_for, tally
 from bulksms.domain.status import JobStatus, RecipientStatus
 
@@ -97,10 +97,3 @@ def settle_pending(store: Store, executor: Executor, job_id: str, stop: Stop) ->
     pending = [c for c in store.job_chunks(job_id) if c["state"] == ChunkState.PENDING.value]
     return sum(executor.map(lambda chunk: settle_unsent(store, job_id, chunk, stop), pending))
 
-
-def announce_finished(job: Mapping[str, Any]) -> None:
-    """The one structured record of a job reaching its final status."""
-    logger.info(
-        "job finished",
-        extra={"job_id": job["job_id"], "status": job["status"], "counts": counts_of(job)},
-    )

@@ -80,6 +80,8 @@ def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits)
     }
     if request.client_reference:
         job["client_reference"] = request.client_reference
+    if request.status_callback_url:
+        job["status_callback_url"] = request.status_callback_url
     store.create_job(job, chunks)
     try:
         queue.enqueue(job_id, group_indexes(len(chunks), limits.chunks_per_message))
