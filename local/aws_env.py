@@ -15,7 +15,11 @@ from local.template import LocalTemplate
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
 
 
 def client_environment(endpoint: str) -> dict[str, str]:
@@ -94,7 +98,9 @@ def provision(
     for secret in template.secrets():
         name = secret.name or f"{prefix}/{secret.logical_id}"
         value = json.dumps(dict(secret_values[secret.logical_id]))
-        arn = secretsmanager.create_secret(Name=name, Description=secret.description, SecretString=value)["ARN"]
+        arn = secretsmanager.create_secret(Name=name, Description=secret.description, SecretString=value)[
+            "ARN"
+        ]
         refs[secret.logical_id] = arn
     return resources
 
@@ -105,7 +111,9 @@ def function_environment(template: LocalTemplate, resources: LocalResources) -> 
     for function in template.functions():
         for name, value in template.function_environment(function, resources.refs).items():
             if merged.setdefault(name, value) != value:
-                raise ValueError(f"{name} differs between functions; the local stack runs them in one process")
+                raise ValueError(
+                    f"{name} differs between functions; the local stack runs them in one process"
+                )
     return merged
 
 

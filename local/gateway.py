@@ -20,7 +20,13 @@ from local.template import FunctionDefinition, LocalTemplate
 log = logging.getLogger("local.gateway")
 API_KEY_HEADER = "x-api-key"
 # API Gateway's own answer to a missing or wrong key, shaped by the template's GatewayResponses.
-FORBIDDEN_BODY = {"error": {"code": "forbidden", "message": "Forbidden: a valid x-api-key header is required", "field": "x-api-key"}}
+FORBIDDEN_BODY = {
+    "error": {
+        "code": "forbidden",
+        "message": "Forbidden: a valid x-api-key header is required",
+        "field": "x-api-key",
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,9 @@ def routes(template: LocalTemplate) -> list[Route]:
             found.append(Route(api_route.method, api_route.path, _pattern(api_route.path), function, False))
         if function.function_url and function.local_path:
             for method in function.local_methods:
-                found.append(Route(method, function.local_path, _pattern(function.local_path), function, True))
+                found.append(
+                    Route(method, function.local_path, _pattern(function.local_path), function, True)
+                )
     return found
 
 
@@ -66,15 +74,24 @@ class Gateway:
         self._api_key = api_key
 
     def handle(
-        self, method: str, path: str, query: Sequence[tuple[str, str]], headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes,
     ) -> HttpAnswer:
         candidates = [(route, params) for route in self._routes if (params := route.match(path)) is not None]
         if not candidates:
-            return _json(404, {"error": {"code": "not_found", "message": f"no route for {path}", "field": None}})
+            return _json(
+                404, {"error": {"code": "not_found", "message": f"no route for {path}", "field": None}}
+            )
         chosen = next(((r, p) for r, p in candidates if r.method == method), None)
         if chosen is None:
             allowed = ", ".join(sorted({r.method for r, _ in candidates}))
-            return _json(405, {"error": {"code": "method_not_allowed", "message": f"use {allowed}", "field": None}})
+            return _json(
+                405, {"error": {"code": "method_not_allowed", "message": f"use {allowed}", "field": None}}
+            )
         route, params = chosen
         if route.function_url:
             event = function_url_event(method, path, query=query, headers=headers, body=body)
@@ -83,7 +100,13 @@ class Gateway:
         if not hmac.compare_digest(sent_key.encode(), self._api_key.encode()):
             return _json(403, FORBIDDEN_BODY)
         event = rest_api_event(
-            method, route.resource, path, path_parameters=params, query=query, headers=headers, body=body,
+            method,
+            route.resource,
+            path,
+            path_parameters=params,
+            query=query,
+            headers=headers,
+            body=body,
             api_key=sent_key,
         )
         return self._invoke(route.function, event)

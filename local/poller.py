@@ -79,13 +79,18 @@ class SqsPoller:
             log.exception("%s raised; its %d messages will be delivered again", self._target.name, len(ids))
             failed = ids
         else:
-            reported = (answer or {}).get("batchItemFailures", []) if self._source.report_batch_item_failures else []
+            reported = (
+                (answer or {}).get("batchItemFailures", []) if self._source.report_batch_item_failures else []
+            )
             failed = [item["itemIdentifier"] for item in reported]
         done = [m for m in messages if m["MessageId"] not in set(failed)]
         for start in range(0, len(done), 10):
             self._sqs.delete_message_batch(
                 QueueUrl=self._source.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
             )
         with self._lock:
             self.invocations += 1
@@ -101,7 +106,9 @@ class SqsPoller:
     def start(self) -> SqsPoller:
         """Poll in the background with up to MaximumConcurrency concurrent invocations."""
         for index in range(self._source.max_concurrency):
-            thread = threading.Thread(target=self._run, name=f"poller-{self._target.name}-{index}", daemon=True)
+            thread = threading.Thread(
+                target=self._run, name=f"poller-{self._target.name}-{index}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
         return self

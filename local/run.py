@@ -23,7 +23,9 @@ def config_from_args(argv: list[str] | None = None) -> StackConfig:
     parser.add_argument("--sim-faults", default=os.environ.get("SIM_FAULTS", ""), help="k=v,k=v")
     parser.add_argument("--sim-seed", type=int, default=None)
     parser.add_argument("--sweep-every", type=float, default=30.0, help="seconds between sweeper runs")
-    parser.add_argument("--parameter", action="append", default=[], help="template parameter override Name=Value")
+    parser.add_argument(
+        "--parameter", action="append", default=[], help="template parameter override Name=Value"
+    )
     args = parser.parse_args(argv)
     return StackConfig(
         host=args.host,
@@ -44,7 +46,7 @@ def banner(stack: LocalStack) -> str:
 bulksms local stack is up (Ctrl-C stops it)
   API                 {stack.api_url}   (x-api-key: {stack.config.api_key})
   Clickatell sim      {stack.simulator.url}   (stats: {stack.simulator.url}/_sim/stats)
-  AWS (moto)          {stack.endpoint}   (table {stack.resources.refs['Table']})
+  AWS (moto)          {stack.endpoint}   (table {stack.resources.refs["Table"]})
   callbacks           {stack.callback_url}
 
 Try:

@@ -122,7 +122,10 @@ class LocalStack:
         self.endpoint = moto_endpoint(self.moto)
         apply_environment(client_environment(self.endpoint))
         self.simulator = ClickatellSimulator(
-            config.host, config.sim_port, faults=Faults().merged(config.sim_faults), seed=config.sim_seed,
+            config.host,
+            config.sim_port,
+            faults=Faults().merged(config.sim_faults),
+            seed=config.sim_seed,
             **{k: SIM_CREDENTIALS[k] for k in ("user", "password", "api_id")},
         ).start()
         overrides = {"ClickatellBaseUrl": self.simulator.url, **config.parameter_overrides}
@@ -192,9 +195,11 @@ class LocalStack:
         for function in self.template.functions():
             for trigger in function.sqs_triggers:
                 queue_url = self.resources.queue_url(trigger.queue)
-                visibility = int(self._sqs.get_queue_attributes(
-                    QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"]
-                )["Attributes"]["VisibilityTimeout"])
+                visibility = int(
+                    self._sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])[
+                        "Attributes"
+                    ]["VisibilityTimeout"]
+                )
                 source = SqsSource(
                     queue_url=queue_url,
                     queue_arn=self.resources.queue_arn(trigger.queue),
@@ -203,8 +208,12 @@ class LocalStack:
                     max_concurrency=trigger.max_concurrency or 2,
                     report_batch_item_failures=trigger.reports_batch_item_failures,
                 )
-                target = FunctionTarget(function.logical_id, load_handler(function), function.timeout_s, function.memory_mb)
-                log.debug("poller for %s on %s (visibility %ss)", function.logical_id, trigger.queue, visibility)
+                target = FunctionTarget(
+                    function.logical_id, load_handler(function), function.timeout_s, function.memory_mb
+                )
+                log.debug(
+                    "poller for %s on %s (visibility %ss)", function.logical_id, trigger.queue, visibility
+                )
                 pollers.append(SqsPoller(self._sqs, source, target))
         return pollers
 
@@ -240,7 +249,9 @@ class LocalStack:
             QueueUrl=self.resources.queue_url(logical_id),
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
 
     def wait_for_empty_queue(self, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s

@@ -6,22 +6,19 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError, IdempotencyValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bulksms import runtime
-from bulksms.adapters.store import InvalidPageToken
-from bulksms.api_errors import error_response, reject_unreadable_body, validation_error_response
+from bulksms.api_errors import register_error_handlers, reject_unreadable_body
 from bulksms.models import JobView, RecipientsPage, SendAccepted, SendRequest
 from bulksms.service import cancellation, queries
-from bulksms.service.errors import NotFound, RequestError
+from bulksms.service.errors import NotFound
 from bulksms.settings import settings
 
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
+register_error_handlers(app)
 JobId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
 
 
@@ -30,7 +27,9 @@ def send(
     request: Annotated[SendRequest, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
 ) -> Response[SendAccepted]:
-    answer = runtime.submit_idempotently(request, idempotency_key or app.current_event.headers.get("idempotency-key"))
+    answer = runtime.submit_idempotently(
+        request, idempotency_key or app.current_event.headers.get("idempotency-key")
+    )
     metrics.add_metric(name="RecipientsAccepted", unit="Count", value=answer["accepted"])
     return Response(202, content_types.APPLICATION_JSON, SendAccepted.model_validate(answer))
 
@@ -46,14 +45,17 @@ def get_job(job_id: JobId) -> JobView:
 @app.get("/v1/messages/<job_id>/recipients")
 def list_recipients(
     job_id: JobId,
-    status: Annotated[str | None, Query(pattern="^(queued|submitted|delivered|failed|expired|unknown|cancelled)$")] = None,
+    status: Annotated[
+        str | None, Query(pattern="^(queued|submitted|delivered|failed|expired|unknown|cancelled)$")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> RecipientsPage:
     if runtime.store().get_job(job_id) is None:
         raise NotFound("job")
     page = runtime.store().recipients_page(job_id, status=status, limit=limit, token=next_token)
-    return RecipientsPage(items=[queries.recipient_view(item) for item in page.items], next_token=page.next_token)
+    items = [queries.recipient_view(item) for item in page.items]
+    return RecipientsPage.model_validate({"items": items, "next_token": page.next_token})
 
 
 @app.delete("/v1/messages/<job_id>")
@@ -62,36 +64,6 @@ def cancel(job_id: JobId) -> JobView:
     if finished:
         runtime.notifier()(finished)
     return JobView.model_validate(queries.job_view(job))
-
-
-@app.exception_handler(RequestValidationError)
-def invalid_request(error: RequestValidationError) -> Response[str]:
-    return validation_error_response(error.errors())
-
-
-@app.exception_handler(RequestError)
-def request_error(error: RequestError) -> Response[str]:
-    return error_response(error.status, error.code, error.message, error.field)
-
-
-@app.exception_handler(InvalidPageToken)
-def invalid_page_token(error: InvalidPageToken) -> Response[str]:
-    return error_response(400, "invalid_page_token", str(error), "next_token")
-
-
-@app.exception_handler(IdempotencyValidationError)
-def idempotency_conflict(_: Exception) -> Response[str]:
-    return error_response(409, "idempotency_conflict", "this Idempotency-Key was used with a different body", "Idempotency-Key")
-
-
-@app.exception_handler(IdempotencyAlreadyInProgressError)
-def idempotency_in_progress(_: Exception) -> Response[str]:
-    return error_response(409, "idempotency_in_progress", "a request with this Idempotency-Key is still running; retry shortly", "Idempotency-Key")
-
-
-@app.not_found
-def not_found(_: Exception) -> Response[str]:
-    return error_response(404, "not_found", "no such route; see the README for the API")
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

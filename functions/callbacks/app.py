@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bulksms import runtime
 from bulksms.service.delivery import ReportOutcome, apply_report, parse_report
 

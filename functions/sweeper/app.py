@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bulksms import runtime
 from bulksms.service.sweeping import sweep
 from bulksms.settings import settings

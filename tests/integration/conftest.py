@@ -40,8 +40,9 @@ class Api:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    config = StackConfig(api_port=0, moto_port=0, sim_port=0, api_key=API_KEY, pollers=False, sim_seed=7,
-                         sweep_every_s=3600)
+    config = StackConfig(
+        api_port=0, moto_port=0, sim_port=0, api_key=API_KEY, pollers=False, sim_seed=7, sweep_every_s=3600
+    )
     with LocalStack(config) as running:
         yield running
 
@@ -54,14 +55,19 @@ def fresh(stack: LocalStack) -> LocalStack:
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
         for start in range(0, len(page["Items"]), 25):
             dynamodb.batch_write_item(
-                RequestItems={table: [{"DeleteRequest": {"Key": item}} for item in page["Items"][start : start + 25]]}
+                RequestItems={
+                    table: [{"DeleteRequest": {"Key": item}} for item in page["Items"][start : start + 25]]
+                }
             )
     for logical_id in ("SendQueue", "SendDeadLetterQueue"):
         url = stack.resources.queue_url(logical_id)
         # PurgeQueue may run once a minute; receive-and-delete has no such limit.
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages"):
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages"
+        ):
             sqs.delete_message_batch(
-                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
     assert stack.simulator is not None
     stack.simulator.reset()

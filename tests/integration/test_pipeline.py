@@ -26,7 +26,7 @@ def recipients(api: Any, job_id: str, **query: str) -> list[dict[str, Any]]:
 
 
 def test_two_thousand_recipients_end_in_two_thousand_results(api: Any, drain: Any, fresh: LocalStack) -> None:
-    to = numbers(2000) + ["0821234567", "27999000001"]
+    to = [*numbers(2000), "0821234567", "27999000001"]
     status, accepted = api.call("POST", "/v1/messages", {"to": to, "text": "Your code is 1234"})
 
     assert status == 202, accepted

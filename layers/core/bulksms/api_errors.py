@@ -8,7 +8,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from bulksms.adapters.store import InvalidPageToken
+from bulksms.service.errors import RequestError
 
 _MESSAGES = {
     "json_invalid": "the body is not valid JSON",
@@ -41,7 +49,9 @@ def reject_unreadable_body(event: dict[str, Any], limit: int) -> dict[str, Any] 
     """A proxy answer for a body we will not parse: over `limit` bytes (413) or not UTF-8 (400)."""
     body = event.get("body") or ""
     if len(body) > limit:
-        message = f"the body is {len(body)} bytes; the limit is {limit}. Split the recipients into several jobs"
+        message = (
+            f"the body is {len(body)} bytes; the limit is {limit}. Split the recipients into several jobs"
+        )
         return _proxy_error(413, "body_too_large", message)
     if event.get("isBase64Encoded"):
         try:
@@ -58,3 +68,33 @@ def _proxy_error(status: int, code: str, message: str) -> dict[str, Any]:
         "body": json.dumps({"error": {"code": code, "message": message, "field": None}}),
         "isBase64Encoded": False,
     }
+
+
+def register_error_handlers(app: APIGatewayRestResolver) -> None:
+    """Every error the API can raise, answered in the one error shape."""
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response[str]:
+        return validation_error_response(error.errors())
+
+    @app.exception_handler(RequestError)
+    def request_error(error: RequestError) -> Response[str]:
+        return error_response(error.status, error.code, error.message, error.field)
+
+    @app.exception_handler(InvalidPageToken)
+    def invalid_page_token(error: InvalidPageToken) -> Response[str]:
+        return error_response(400, "invalid_page_token", str(error), "next_token")
+
+    @app.exception_handler(IdempotencyValidationError)
+    def idempotency_conflict(_: Exception) -> Response[str]:
+        message = "this Idempotency-Key was used with a different body"
+        return error_response(409, "idempotency_conflict", message, "Idempotency-Key")
+
+    @app.exception_handler(IdempotencyAlreadyInProgressError)
+    def idempotency_in_progress(_: Exception) -> Response[str]:
+        message = "a request with this Idempotency-Key is still running; retry shortly"
+        return error_response(409, "idempotency_in_progress", message, "Idempotency-Key")
+
+    @app.not_found
+    def not_found(_: Exception) -> Response[str]:
+        return error_response(404, "not_found", "no such route; see the README for the API")

@@ -9,7 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 SenderId = Annotated[str, StringConstraints(pattern=r"^(\d{1,16}|[A-Za-z0-9 ]{1,11})$")]
 # https anywhere; plain http only to this machine, for local development.
 CallbackUrl = Annotated[
-    str, StringConstraints(max_length=2048, pattern=r"^(https://[^\s/]+|http://(127\.0\.0\.1|localhost)(:\d+)?)(/\S*)?$")
+    str,
+    StringConstraints(
+        max_length=2048, pattern=r"^(https://[^\s/]+|http://(127\.0\.0\.1|localhost)(:\d+)?)(/\S*)?$"
+    ),
 ]
 HexString = Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2})+$")]
 
@@ -25,7 +28,9 @@ class SendRequest(BaseModel):
         default=None, alias="from", description="Sender ID: up to 16 digits or 11 letters/digits"
     )
     mo: bool = Field(default=False, description="Send from a two-way number (needs from)")
-    callback: int | None = Field(default=None, ge=0, le=7, description="Clickatell delivery callback level 0-7")
+    callback: int | None = Field(
+        default=None, ge=0, le=7, description="Clickatell delivery callback level 0-7"
+    )
     encoding: Literal["auto", "gsm7", "ucs2", "binary"] = "auto"
     msg_type: Literal["SMS_TEXT", "SMS_FLASH"] = "SMS_TEXT"
     udh: HexString | None = Field(default=None, description="User data header in hex; binary only")

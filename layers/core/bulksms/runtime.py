@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -19,9 +19,9 @@ from bulksms.adapters.clickatell import ClickatellClient, http_pool
 from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import Store
 from bulksms.domain.message import Credentials
-from bulksms.service.sending import Sender
 from bulksms.models import SendRequest
 from bulksms.service.notify import StatusNotifier
+from bulksms.service.sending import Sender
 from bulksms.service.submission import Limits, submit
 from bulksms.settings import settings
 
@@ -55,7 +55,9 @@ def _secret(secret_id: str) -> dict[str, Any]:
 
 def clickatell_credentials() -> Credentials:
     secret = _secret(settings().clickatell_secret_id)
-    return Credentials(user=str(secret["user"]), password=str(secret["password"]), api_id=str(secret["api_id"]))
+    return Credentials(
+        user=str(secret["user"]), password=str(secret["password"]), api_id=str(secret["api_id"])
+    )
 
 
 def callback_token() -> str:
@@ -71,7 +73,9 @@ def notifier() -> StatusNotifier:
 @cache
 def sender() -> Sender:
     config = settings()
-    client = ClickatellClient(config.clickatell_base_url, clickatell_credentials, attempts=config.send_attempts)
+    client = ClickatellClient(
+        config.clickatell_base_url, clickatell_credentials, attempts=config.send_attempts
+    )
     # A chunk is started only if it can finish: one read timeout plus its retries' connect timeouts.
     min_time_ms = int((config.read_timeout_s + config.send_attempts * (config.connect_timeout_s + 4)) * 1000)
     return Sender(
@@ -99,7 +103,9 @@ def _submit_once() -> Callable[..., dict[str, Any]]:
         boto3_client=aws.dynamodb_client(),
     )
 
-    @idempotent_function(data_keyword_argument="submission", config=IDEMPOTENCY, persistence_store=persistence)
+    @idempotent_function(
+        data_keyword_argument="submission", config=IDEMPOTENCY, persistence_store=persistence
+    )
     def submit_once(submission: dict[str, Any]) -> dict[str, Any]:
         return submit(SendRequest.model_validate(submission["request"]), store(), send_queue(), limits())
 

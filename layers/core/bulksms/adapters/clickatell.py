@@ -80,7 +80,7 @@ def _failed_handshake(error: SSLError) -> bool:
 def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter before retry number `attempt` (1-based)."""
     ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** min(attempt - 1, 32))
-    return (rng or random).uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+    return (rng or random).uniform(0, ceiling)
 
 
 class ClickatellClient:

@@ -47,6 +47,10 @@ def parse_message(body: str) -> tuple[str, list[int]]:
     data = json.loads(body)
     job_id = data["job_id"]
     chunks = data["chunks"]
-    if not isinstance(job_id, str) or not isinstance(chunks, list) or not all(isinstance(c, int) for c in chunks):
+    if (
+        not isinstance(job_id, str)
+        or not isinstance(chunks, list)
+        or not all(isinstance(c, int) for c in chunks)
+    ):
         raise ValueError("send message must be {job_id: str, chunks: [int]}")
     return job_id, chunks

@@ -139,7 +139,9 @@ class Store:
         self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
 
     def get_job(self, job_id: str) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self.table.get_item(Key=job_key(job_id), ConsistentRead=True).get("Item")
+        item: dict[str, Any] | None = self.table.get_item(Key=job_key(job_id), ConsistentRead=True).get(
+            "Item"
+        )
         return item
 
     def mark_sending(self, job_id: str) -> None:
@@ -165,7 +167,9 @@ class Store:
             self.table.update_item(
                 Key=job_key(job_id),
                 UpdateExpression="SET #stop = :stop, updated_at = :now",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#stop) AND #status IN (:q, :s)",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(#stop) AND #status IN (:q, :s)"
+                ),
                 ExpressionAttributeNames={"#stop": "stop", "#status": "status"},
                 ExpressionAttributeValues={
                     ":stop": {"outcome": outcome.value, "code": code, "reason": reason, "at": now_iso()},
@@ -238,7 +242,9 @@ class Store:
         keys = [chunk_key(job_id, index) for index in chunks]
         found: dict[int, dict[str, Any]] = {}
         for start in range(0, len(keys), _BATCH_GET_LIMIT):
-            request = {self._table_name: {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ConsistentRead": True}}
+            request = {
+                self._table_name: {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ConsistentRead": True}
+            }
             for attempt in range(_WRITE_ATTEMPTS):
                 answer = self.client.batch_get_item(RequestItems=request)
                 for item in answer["Responses"].get(self._table_name, []):
@@ -265,7 +271,13 @@ class Store:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def claim_chunk(
-        self, job_id: str, chunk: int, attempt: str, lease_until: int, *, stop: Mapping[str, str] | None = None
+        self,
+        job_id: str,
+        chunk: int,
+        attempt: str,
+        lease_until: int,
+        *,
+        stop: Mapping[str, str] | None = None,
     ) -> ClaimResult:
         """Claim a pending chunk before acting on it.
 
@@ -323,7 +335,11 @@ class Store:
         False when the chunk was no longer in `from_state` (someone else settled it): nothing counted.
         """
         names = {"#state": "state"}
-        values: dict[str, Any] = {":from": from_state.value, ":done": ChunkState.DONE.value, ":now": now_iso()}
+        values: dict[str, Any] = {
+            ":from": from_state.value,
+            ":done": ChunkState.DONE.value,
+            ":now": now_iso(),
+        }
         condition = "#state = :from"
         if attempt is not None:
             condition += " AND attempt = :attempt"
@@ -347,7 +363,8 @@ class Store:
                 "Update": {
                     "TableName": self._table_name,
                     "Key": job_key(job_id),
-                    "UpdateExpression": "ADD " + ", ".join(f"{n} {v}" for n, v in zip(job_names, job_values, strict=True))
+                    "UpdateExpression": "ADD "
+                    + ", ".join(f"{n} {v}" for n, v in zip(job_names, job_values, strict=True))
                     + " SET updated_at = :now",
                     "ExpressionAttributeNames": job_names,
                     "ExpressionAttributeValues": {**job_values, ":now": values[":now"]},
@@ -399,17 +416,22 @@ class Store:
             raise ValueError(f"{current} -> {new} is not a forward move")
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":f{i}": value for i, value in enumerate(fields.values())}
-        assignments = ", ".join(f"{n} = {v}" for n, v in zip(names, values, strict=True))
+        assignments = "".join(f", {n} = {v}" for n, v in zip(names, values, strict=True))
         now = now_iso()
         items = [
             {
                 "Update": {
                     "TableName": self._table_name,
                     "Key": recipient_key(job_id, to),
-                    "UpdateExpression": f"SET #status = :new, updated_at = :now{', ' if fields else ''}{assignments}",
+                    "UpdateExpression": f"SET #status = :new, updated_at = :now{assignments}",
                     "ConditionExpression": "#status = :current",
                     "ExpressionAttributeNames": {"#status": "status", **names},
-                    "ExpressionAttributeValues": {":new": new.value, ":current": current.value, ":now": now, **values},
+                    "ExpressionAttributeValues": {
+                        ":new": new.value,
+                        ":current": current.value,
+                        ":now": now,
+                        **values,
+                    },
                 }
             },
             {
@@ -424,7 +446,9 @@ class Store:
         ]
         return self._transact(items) is None
 
-    def annotate_recipient(self, job_id: str, to: str, status: RecipientStatus, fields: Mapping[str, Any]) -> None:
+    def annotate_recipient(
+        self, job_id: str, to: str, status: RecipientStatus, fields: Mapping[str, Any]
+    ) -> None:
         """Record report details without a status move, only while the status is still `status`."""
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":f{i}": value for i, value in enumerate(fields.values())}
@@ -527,4 +551,3 @@ def _decode_token(token: str) -> str:
     if not isinstance(sort_key, str) or not sort_key.startswith(RECIPIENT_PREFIX):
         raise InvalidPageToken("next_token is not a token this API returned")
     return sort_key
-

@@ -86,7 +86,9 @@ def _retry(reason: str) -> Verdict:
 
 def _ambiguous(numbers: Sequence[str], reason: str, unparsed: tuple[str, ...] = ()) -> Verdict:
     error = f"{reason}; Clickatell may have accepted it, so it is not resent automatically"
-    return Verdict(False, reason, results_for(numbers, RecipientStatus.UNKNOWN, None, error), unparsed=unparsed)
+    return Verdict(
+        False, reason, results_for(numbers, RecipientStatus.UNKNOWN, None, error), unparsed=unparsed
+    )
 
 
 def judge_transport_failure(numbers: Sequence[str], failure: TransportFailure) -> Verdict:
@@ -110,13 +112,24 @@ def judge_answer(numbers: Sequence[str], http_status: int, body: str) -> Verdict
 def _judge_single_record(numbers: Sequence[str], record: Accepted | Rejected) -> Verdict:
     if isinstance(record, Accepted):
         if len(numbers) == 1:
-            return Verdict(False, "accepted", (RecipientResult(numbers[0], RecipientStatus.SUBMITTED, record.api_message_id),))
+            return Verdict(
+                False,
+                "accepted",
+                (RecipientResult(numbers[0], RecipientStatus.SUBMITTED, record.api_message_id),),
+            )
         return _ambiguous(numbers, "one ID without To: for several numbers")
     error = f"{record.code}, {record.description}".rstrip(", ")
     if record.code in RETRYABLE_ERRORS:
         return _retry(f"ERR: {error}")
-    stop = JobStop(record.code, record.description) if record.code in ACCOUNT_ERRORS | MESSAGE_ERRORS else None
-    return Verdict(False, f"ERR: {error}", results_for(numbers, RecipientStatus.FAILED, record.code, record.description), stop)
+    stop = (
+        JobStop(record.code, record.description) if record.code in ACCOUNT_ERRORS | MESSAGE_ERRORS else None
+    )
+    return Verdict(
+        False,
+        f"ERR: {error}",
+        results_for(numbers, RecipientStatus.FAILED, record.code, record.description),
+        stop,
+    )
 
 
 def _judge_per_number(numbers: Sequence[str], answer: Answer) -> Verdict:
@@ -129,14 +142,17 @@ def _judge_per_number(numbers: Sequence[str], answer: Answer) -> Verdict:
             unparsed.append(_describe(record))
             continue
         if isinstance(record, Accepted):
-            by_number[record.to] = RecipientResult(record.to, RecipientStatus.SUBMITTED, record.api_message_id)
+            by_number[record.to] = RecipientResult(
+                record.to, RecipientStatus.SUBMITTED, record.api_message_id
+            )
         else:
             by_number[record.to] = RecipientResult(
                 record.to, RecipientStatus.FAILED, error_code=record.code, error=record.description
             )
     missing_error = "missing from Clickatell's answer; it may have been accepted, so it is not resent"
     results = tuple(
-        by_number.get(to) or RecipientResult(to, RecipientStatus.UNKNOWN, error=missing_error) for to in numbers
+        by_number.get(to) or RecipientResult(to, RecipientStatus.UNKNOWN, error=missing_error)
+        for to in numbers
     )
     return Verdict(False, "answered", results, unparsed=tuple(unparsed))
 

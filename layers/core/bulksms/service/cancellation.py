@@ -31,7 +31,10 @@ def cancel(store: Store, executor: Executor, job_id: str) -> tuple[dict[str, Any
     stop = job.get("stop")
     if stop and stop["outcome"] != JobStatus.CANCELLED.value:
         raise RequestError(
-            None, f"job is already stopping after error {stop['code']}: {stop['reason']}", code="job_stopping", status=409
+            None,
+            f"job is already stopping after error {stop['code']}: {stop['reason']}",
+            code="job_stopping",
+            status=409,
         )
     finished = stop_job(store, executor, job_id, Stop(JobStatus.CANCELLED, CANCELLED_CODE, CANCELLED_REASON))
     return store.get_job(job_id) or job, finished

@@ -6,7 +6,9 @@ from __future__ import annotations
 class RequestError(Exception):
     """A client mistake or a request that conflicts with the job's state: nothing is written or queued."""
 
-    def __init__(self, field: str | None, message: str, *, code: str = "invalid_request", status: int = 400) -> None:
+    def __init__(
+        self, field: str | None, message: str, *, code: str = "invalid_request", status: int = 400
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.message = message

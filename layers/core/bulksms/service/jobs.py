@@ -52,7 +52,9 @@ def settle_unsent(store: Store, job_id: str, chunk: Mapping[str, Any], stop: Sto
     return True
 
 
-def _finish_stop_claim(store: Store, job_id: str, index: int, numbers: list[str], attempt: str, stop: Stop) -> None:
+def _finish_stop_claim(
+    store: Store, job_id: str, index: int, numbers: list[str], attempt: str, stop: Stop
+) -> None:
     results = results_for(numbers, stop.recipient_status, stop.code, stop.reason)
     store.put_results(job_id, index, results)
     store.settle_chunk(job_id, index, tally(results), from_state=ChunkState.CLAIMED, attempt=attempt)
@@ -86,7 +88,9 @@ def stop_job(store: Store, executor: Executor, job_id: str, stop: Stop) -> dict[
     Chunks already in flight finish normally. Returns the finished job item if this call finished it.
     """
     if store.request_stop(job_id, stop.outcome, stop.code, stop.reason):
-        logger.info("job stopping", extra={"job_id": job_id, "outcome": stop.outcome.value, "code": stop.code})
+        logger.info(
+            "job stopping", extra={"job_id": job_id, "outcome": stop.outcome.value, "code": stop.code}
+        )
     job = store.get_job(job_id)
     if job and job.get("stop"):
         settle_pending(store, executor, job_id, Stop.from_item(job["stop"]))
@@ -96,4 +100,3 @@ def stop_job(store: Store, executor: Executor, job_id: str, stop: Stop) -> dict[
 def settle_pending(store: Store, executor: Executor, job_id: str, stop: Stop) -> int:
     pending = [c for c in store.job_chunks(job_id) if c["state"] == ChunkState.PENDING.value]
     return sum(executor.map(lambda chunk: settle_unsent(store, job_id, chunk, stop), pending))
-

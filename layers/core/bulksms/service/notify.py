@@ -31,13 +31,20 @@ def signature(key: str, timestamp: str, body: bytes) -> str:
 
 
 class StatusNotifier:
-    def __init__(self, http: urllib3.PoolManager, signing_key: Callable[[], str], sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        http: urllib3.PoolManager,
+        signing_key: Callable[[], str],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._http = http
         self._key = signing_key
         self._sleep = sleep
 
     def __call__(self, job: Mapping[str, Any]) -> None:
-        logger.info("job finished", extra={"job_id": job["job_id"], "status": job["status"], "counts": counts_of(job)})
+        logger.info(
+            "job finished", extra={"job_id": job["job_id"], "status": job["status"], "counts": counts_of(job)}
+        )
         if url := job.get("status_callback_url"):
             self._post(url, job)
 
@@ -51,12 +58,16 @@ class StatusNotifier:
         }
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                response = self._http.request("POST", url, body=body, headers=headers, timeout=_TIMEOUT, retries=False)
+                response = self._http.request(
+                    "POST", url, body=body, headers=headers, timeout=_TIMEOUT, retries=False
+                )
             except urllib3.exceptions.HTTPError as error:
                 outcome = type(error).__name__
             else:
                 if 200 <= response.status < 300:
-                    logger.info("status callback delivered", extra={"job_id": job["job_id"], "attempt": attempt})
+                    logger.info(
+                        "status callback delivered", extra={"job_id": job["job_id"], "attempt": attempt}
+                    )
                     return
                 outcome = f"HTTP {response.status}"
             if attempt < _ATTEMPTS:

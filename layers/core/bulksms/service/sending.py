@@ -54,7 +54,9 @@ class Sender:
         self._min_time_ms = min_time_to_start_ms
         self._on_finished = on_finished
 
-    def process(self, job_id: str, chunk_indexes: Sequence[int], remaining_ms: Callable[[], int]) -> Counter[RecipientStatus]:
+    def process(
+        self, job_id: str, chunk_indexes: Sequence[int], remaining_ms: Callable[[], int]
+    ) -> Counter[RecipientStatus]:
         """Handle one queue message. Raises when it must be delivered again; never resends a claimed chunk."""
         job = self._store.get_job(job_id)
         if job is None:
@@ -81,10 +83,14 @@ class Sender:
             try:
                 reports.append(future.result())
             except Exception as error:  # one chunk's storage failure must not hide its neighbours' results
-                logger.exception("chunk failed; the message will be delivered again", extra={"job_id": job_id})
+                logger.exception(
+                    "chunk failed; the message will be delivered again", extra={"job_id": job_id}
+                )
                 errors.append(error)
         if stop := next((report.stop for report in reports if report.stop), None):
-            finished = stop_job(self._store, self._executor, job_id, Stop(JobStatus.FAILED, stop.code, stop.reason))
+            finished = stop_job(
+                self._store, self._executor, job_id, Stop(JobStatus.FAILED, stop.code, stop.reason)
+            )
         else:
             finished = self._store.finish_if_done(job_id)
         if finished:

@@ -37,7 +37,8 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
     raw_count = len(request.to) if isinstance(request.to, list) else request.to.count(",") + 1
     if raw_count > limits.max_recipients:
         raise RequestError(
-            "to", f"{raw_count} numbers is more than the limit of {limits.max_recipients}; split the job",
+            "to",
+            f"{raw_count} numbers is more than the limit of {limits.max_recipients}; split the job",
             code="too_many_recipients",
         )
     if request.mo and not request.sender:
@@ -87,7 +88,9 @@ def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits)
         queue.enqueue(job_id, group_indexes(len(chunks), limits.chunks_per_message))
     except Exception:
         # The client will retry; this job must then never go out alongside the retry's job.
-        store.request_stop(job_id, JobStatus.FAILED, QUEUE_FAILED, "the job could not be queued; nothing was sent")
+        store.request_stop(
+            job_id, JobStatus.FAILED, QUEUE_FAILED, "the job could not be queued; nothing was sent"
+        )
         raise
     logger.info(
         "job accepted",

@@ -55,7 +55,9 @@ def sweep(
         elif _age_seconds(job.get("updated_at") or job["created_at"], now) > requeue_after_s:
             pending = [int(c["chunk"]) for c in chunks if c["state"] == ChunkState.PENDING.value]
             if pending:
-                groups = [[pending[i] for i in group] for group in group_indexes(len(pending), chunks_per_message)]
+                groups = [
+                    [pending[i] for i in group] for group in group_indexes(len(pending), chunks_per_message)
+                ]
                 queue.enqueue(job_id, groups)
                 tally["requeued_chunks"] += len(pending)
                 logger.warning("stalled job requeued", extra={"job_id": job_id, "chunks": len(pending)})
