@@ -4,8 +4,9 @@
                       sk = CHUNK#<nnnnnn>   up to a chunk-size of numbers, and the chunk's claim state
                       sk = R#<number>       one recipient's outcome
 
-Counters move only inside the transaction that settles a chunk or a recipient, so a retried write
-can never count twice, and `n_queued` reaching 0 is what finishes a job.
+Counters move only in the write that settles a chunk (guarded by the job's `settled_chunks` set)
+or moves a recipient (a transaction with the recipient's conditional update), so a retried write can
+never count twice, and `n_queued` reaching 0 is what finishes a job.
 """
 
 from __future__ import annotations
@@ -42,12 +43,6 @@ class ChunkState(StrEnum):
     PENDING = "pending"
     CLAIMED = "claimed"
     DONE = "done"
-
-
-class ClaimResult(StrEnum):
-    CLAIMED = "claimed"
-    JOB_STOPPED = "job_stopped"
-    NOT_PENDING = "not_pending"
 
 
 class InvalidPageToken(ValueError):
@@ -278,11 +273,11 @@ class Store:
         lease_until: int,
         *,
         stop: Mapping[str, str] | None = None,
-    ) -> ClaimResult:
-        """Claim a pending chunk before acting on it.
+    ) -> bool:
+        """Claim a pending chunk before acting on it; False if it was not pending.
 
-        A claim to send is taken atomically with a check that the job is not stopped. A claim to stop
-        carries the stop (outcome, code, reason), so whoever finds it abandoned can finish it the same way.
+        A claim to stop carries the stop (outcome, code, reason), so whoever finds it abandoned can
+        finish it the same way; a claim to send carries none, so an abandoned one may have gone out.
         """
         values: dict[str, Any] = {
             ":claimed": ChunkState.CLAIMED.value,
@@ -292,86 +287,74 @@ class Store:
             ":now": now_iso(),
         }
         update = "SET #state = :claimed, attempt = :attempt, lease_until = :lease, claimed_at = :now"
+        names = {"#state": "state"}
         if stop is not None:
             update += ", #stop = :stop"
             values[":stop"] = dict(stop)
-        claim = {
-            "Update": {
-                "TableName": self._table_name,
-                "Key": chunk_key(job_id, chunk),
-                "UpdateExpression": update,
-                "ConditionExpression": "#state = :pending",
-                "ExpressionAttributeNames": {"#state": "state", **({"#stop": "stop"} if stop else {})},
-                "ExpressionAttributeValues": values,
-            }
-        }
-        if stop is not None:
-            failed = self._transact([claim])
-            return ClaimResult.CLAIMED if failed is None else ClaimResult.NOT_PENDING
-        job_not_stopped = {
-            "ConditionCheck": {
-                "TableName": self._table_name,
-                "Key": job_key(job_id),
-                "ConditionExpression": "attribute_not_exists(#stop)",
-                "ExpressionAttributeNames": {"#stop": "stop"},
-            }
-        }
-        failed = self._transact([job_not_stopped, claim])
-        if failed is None:
-            return ClaimResult.CLAIMED
-        return ClaimResult.JOB_STOPPED if failed == 0 else ClaimResult.NOT_PENDING
+            names["#stop"] = "stop"
+        try:
+            self.table.update_item(
+                Key=chunk_key(job_id, chunk),
+                UpdateExpression=update,
+                ConditionExpression="#state = :pending",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
 
-    def settle_chunk(
-        self,
-        job_id: str,
-        chunk: int,
-        counts: Mapping[RecipientStatus, int],
-        *,
-        from_state: ChunkState,
-        attempt: str | None = None,
-    ) -> bool:
-        """Mark a chunk done and move its recipients out of `queued` in the job's counters, atomically.
+    def job_stop(self, job_id: str) -> dict[str, str] | None:
+        """The job's stop, read after a claim: a chunk claimed once the job stopped must not be sent."""
+        item = self.table.get_item(
+            Key=job_key(job_id),
+            ConsistentRead=True,
+            ProjectionExpression="#stop",
+            ExpressionAttributeNames={"#stop": "stop"},
+        ).get("Item", {})
+        stop: dict[str, str] | None = item.get("stop")
+        return stop
 
-        False when the chunk was no longer in `from_state` (someone else settled it): nothing counted.
+    def settle_chunk(self, job_id: str, chunk: int, counts: Mapping[RecipientStatus, int]) -> bool:
+        """Move a chunk's recipients out of `queued` in the job's counters, exactly once, then mark it done.
+
+        One conditional update of the job item: the chunk joins the job's `settled_chunks` set in the
+        same write that moves the counters, so a retried or concurrent settle can never count twice.
+        False when the chunk was already counted (by this or another caller): nothing changes.
         """
-        names = {"#state": "state"}
-        values: dict[str, Any] = {
-            ":from": from_state.value,
-            ":done": ChunkState.DONE.value,
-            ":now": now_iso(),
-        }
-        condition = "#state = :from"
-        if attempt is not None:
-            condition += " AND attempt = :attempt"
-            values[":attempt"] = attempt
         additions = {counter(status): amount for status, amount in counts.items() if amount}
         additions[counter(RecipientStatus.QUEUED)] = -sum(counts.values())
-        job_names = {f"#c{i}": name for i, name in enumerate(additions)}
-        job_values = {f":c{i}": amount for i, amount in enumerate(additions.values())}
-        items = [
-            {
-                "Update": {
-                    "TableName": self._table_name,
-                    "Key": chunk_key(job_id, chunk),
-                    "UpdateExpression": "SET #state = :done, settled_at = :now REMOVE lease_until",
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": values,
-                }
-            },
-            {
-                "Update": {
-                    "TableName": self._table_name,
-                    "Key": job_key(job_id),
-                    "UpdateExpression": "ADD "
-                    + ", ".join(f"{n} {v}" for n, v in zip(job_names, job_values, strict=True))
-                    + " SET updated_at = :now",
-                    "ExpressionAttributeNames": job_names,
-                    "ExpressionAttributeValues": {**job_values, ":now": values[":now"]},
-                }
-            },
-        ]
-        return self._transact(items) is None
+        names = {f"#c{i}": name for i, name in enumerate(additions)}
+        values: dict[str, Any] = {f":c{i}": amount for i, amount in enumerate(additions.values())}
+        adds = ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True))
+        now = now_iso()
+        try:
+            self.table.update_item(
+                Key=job_key(job_id),
+                UpdateExpression=f"ADD {adds}, settled_chunks :chunks SET updated_at = :now",
+                ConditionExpression="NOT contains(settled_chunks, :chunk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, ":chunks": {chunk}, ":chunk": chunk, ":now": now},
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            counted = False
+        else:
+            counted = True
+        self.mark_done(job_id, chunk)
+        return counted
+
+    def mark_done(self, job_id: str, chunk: int) -> None:
+        """Bookkeeping on the chunk item; what counts is the job's `settled_chunks`."""
+        self.table.update_item(
+            Key=chunk_key(job_id, chunk),
+            UpdateExpression="SET #state = :done, settled_at = :now REMOVE lease_until",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":done": ChunkState.DONE.value, ":now": now_iso()},
+        )
 
     # ---- recipients -------------------------------------------------------------------------
 
@@ -444,7 +427,7 @@ class Store:
                 }
             },
         ]
-        return self._transact(items) is None
+        return self._transact(items)
 
     def annotate_recipient(
         self, job_id: str, to: str, status: RecipientStatus, fields: Mapping[str, Any]
@@ -509,23 +492,23 @@ class Store:
             _pause(attempt)
         raise RuntimeError(f"DynamoDB left {len(requests)} items unwritten after {_WRITE_ATTEMPTS} attempts")
 
-    def _transact(self, items: list[dict[str, Any]]) -> int | None:
-        """Run a transaction. None on success, else the index of the item whose condition failed.
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
+        """Run a transaction: True on success, False when one of its conditions failed.
 
         Conflicts with concurrent transactions on the same job item are retried with backoff.
         """
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 self.client.transact_write_items(TransactItems=items)
-                return None
+                return True
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    return reasons.index("ConditionalCheckFailed")
-                if not reasons and "ConditionalCheckFailed" in str(error):
-                    return 0
+                if "ConditionalCheckFailed" in reasons or (
+                    not reasons and "ConditionalCheckFailed" in str(error)
+                ):
+                    return False
             _pause(attempt)
         raise RuntimeError(f"transaction still conflicting after {_WRITE_ATTEMPTS} attempts")
 

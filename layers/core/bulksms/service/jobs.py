@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.store import ChunkState, ClaimResult, Store, chunk_numbers
+from bulksms.adapters.store import ChunkState, Store, chunk_numbers
 from bulksms.domain.attempts import results_for, tally
 from bulksms.domain.status import JobStatus, RecipientStatus
 
@@ -43,36 +44,42 @@ class Stop:
 
 def settle_unsent(store: Store, job_id: str, chunk: Mapping[str, Any], stop: Stop) -> bool:
     """Give a pending chunk's numbers the stop's outcome. False if the chunk was not pending any more."""
-    attempt = uuid.uuid4().hex
     index = int(chunk["chunk"])
     lease = int(time.time()) + STOP_CLAIM_SECONDS
-    if store.claim_chunk(job_id, index, attempt, lease, stop=stop.as_item()) is not ClaimResult.CLAIMED:
+    if not store.claim_chunk(job_id, index, uuid.uuid4().hex, lease, stop=stop.as_item()):
         return False
-    _finish_stop_claim(store, job_id, index, chunk_numbers(chunk), attempt, stop)
+    finish_stopped(store, job_id, index, chunk_numbers(chunk), stop)
     return True
 
 
-def _finish_stop_claim(
-    store: Store, job_id: str, index: int, numbers: list[str], attempt: str, stop: Stop
-) -> None:
+def finish_stopped(
+    store: Store, job_id: str, index: int, numbers: list[str], stop: Stop
+) -> Counter[RecipientStatus]:
+    """Record a claimed, unsent chunk's numbers with the stop's outcome and settle it."""
     results = results_for(numbers, stop.recipient_status, stop.code, stop.reason)
     store.put_results(job_id, index, results)
-    store.settle_chunk(job_id, index, tally(results), from_state=ChunkState.CLAIMED, attempt=attempt)
+    counts = tally(results)
+    store.settle_chunk(job_id, index, counts)
+    return counts
 
 
-def settle_abandoned(store: Store, job_id: str, chunk: Mapping[str, Any]) -> None:
+def settle_abandoned(store: Store, job: Mapping[str, Any], chunk: Mapping[str, Any]) -> None:
     """Finish a chunk whose claim outlived its lease: the claimer is gone.
 
-    A stop claim is finished as a stop (nothing was sent); a send claim may have reached Clickatell,
-    so its numbers become `unknown` and are never resent.
+    Already counted: only the chunk's bookkeeping was lost. A stop claim is finished as a stop
+    (nothing was sent). A send claim may have reached Clickatell, so its numbers become `unknown`
+    and are never resent.
     """
-    index, attempt, numbers = int(chunk["chunk"]), str(chunk["attempt"]), chunk_numbers(chunk)
+    job_id, index, numbers = job["job_id"], int(chunk["chunk"]), chunk_numbers(chunk)
+    if index in job.get("settled_chunks", ()):
+        store.mark_done(job_id, index)
+        return
     if chunk.get("stop"):
-        _finish_stop_claim(store, job_id, index, numbers, attempt, Stop.from_item(chunk["stop"]))
+        finish_stopped(store, job_id, index, numbers, Stop.from_item(chunk["stop"]))
         return
     results = results_for(numbers, RecipientStatus.UNKNOWN, None, ABANDONED_ERROR)
     store.put_results(job_id, index, results)
-    if store.settle_chunk(job_id, index, tally(results), from_state=ChunkState.CLAIMED, attempt=attempt):
+    if store.settle_chunk(job_id, index, tally(results)):
         logger.warning("abandoned chunk settled as unknown", extra={"job_id": job_id, "chunk": index})
 
 

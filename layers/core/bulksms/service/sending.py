@@ -13,11 +13,18 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from bulksms.adapters.clickatell import ClickatellClient
-from bulksms.adapters.store import ChunkState, ClaimResult, Store, chunk_numbers
+from bulksms.adapters.store import ChunkState, Store, chunk_numbers
 from bulksms.domain.attempts import JobStop
 from bulksms.domain.message import Message
 from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
-from bulksms.service.jobs import Stop, lease_expired, settle_abandoned, settle_pending, stop_job
+from bulksms.service.jobs import (
+    Stop,
+    finish_stopped,
+    lease_expired,
+    settle_abandoned,
+    settle_pending,
+    stop_job,
+)
 
 logger = Logger(child=True)
 
@@ -68,13 +75,13 @@ class Sender:
         if missing := sorted(set(chunk_indexes) - set(chunks)):
             logger.error("chunks missing from the store", extra={"job_id": job_id, "chunks": missing})
         if job.get("stop"):
-            self._settle_stopped(job_id, Stop.from_item(job["stop"]), chunks.values())
+            self._settle_stopped(job, Stop.from_item(job["stop"]), chunks.values())
             return Counter()
         if job["status"] == JobStatus.QUEUED.value:
             self._store.mark_sending(job_id)
         message = Message.from_item(job["message"])
         futures = [
-            self._executor.submit(self._send_chunk, job_id, message, chunk, remaining_ms)
+            self._executor.submit(self._send_chunk, job, message, chunk, remaining_ms)
             for _, chunk in sorted(chunks.items())
         ]
         reports: list[ChunkReport] = []
@@ -101,37 +108,44 @@ class Sender:
             raise RetryLater(f"job {job_id}: chunks left pending for lack of time")
         return sum((report.counts for report in reports), Counter())
 
-    def _settle_stopped(self, job_id: str, stop: Stop, chunks: Any) -> None:
+    def _settle_stopped(self, job: Mapping[str, Any], stop: Stop, chunks: Any) -> None:
+        job_id = job["job_id"]
         for chunk in chunks:
             if lease_expired(chunk):
-                settle_abandoned(self._store, job_id, chunk)
+                settle_abandoned(self._store, job, chunk)
         settle_pending(self._store, self._executor, job_id, stop)
         if finished := self._store.finish_if_done(job_id):
             self._on_finished(finished)
 
     def _send_chunk(
-        self, job_id: str, message: Message, chunk: Mapping[str, Any], remaining_ms: Callable[[], int]
+        self,
+        job: Mapping[str, Any],
+        message: Message,
+        chunk: Mapping[str, Any],
+        remaining_ms: Callable[[], int],
     ) -> ChunkReport:
-        index = int(chunk["chunk"])
+        job_id, index = job["job_id"], int(chunk["chunk"])
         if chunk["state"] == ChunkState.CLAIMED.value:
             if lease_expired(chunk):
-                settle_abandoned(self._store, job_id, chunk)
+                settle_abandoned(self._store, job, chunk)
             return _NOTHING  # otherwise its claimer is still at work
         if chunk["state"] != ChunkState.PENDING.value:
             return _NOTHING
         if remaining_ms() < self._min_time_ms:
             return ChunkReport(Counter(), deferred=True)
         attempt = uuid.uuid4().hex
-        claim = self._store.claim_chunk(job_id, index, attempt, int(time.time()) + self._lease_seconds)
-        if claim is not ClaimResult.CLAIMED:
-            return _NOTHING  # sent by another delivery of this message, or the job was stopped
+        if not self._store.claim_chunk(job_id, index, attempt, int(time.time()) + self._lease_seconds):
+            return _NOTHING  # claimed by another delivery of this message, or settled by a stop
         numbers = chunk_numbers(chunk)
+        if stop := self._store.job_stop(job_id):
+            # Stopped between our read of the job and our claim: we hold the claim, nothing went out.
+            return ChunkReport(finish_stopped(self._store, job_id, index, numbers, Stop.from_item(stop)))
         started = time.perf_counter()
         # Our job id is the client message id: delivery callbacks carry it, with the number, back to the row.
         verdict = self._client.send(message, numbers, client_message_id=job_id)
         self._store.put_results(job_id, index, verdict.results)
         counts = verdict.counts()
-        self._store.settle_chunk(job_id, index, counts, from_state=ChunkState.CLAIMED, attempt=attempt)
+        self._store.settle_chunk(job_id, index, counts)
         logger.info(
             "chunk sent",
             extra={

@@ -48,7 +48,7 @@ def sweep(
         chunks = list(store.job_chunks(job_id))
         for chunk in chunks:
             if lease_expired(chunk, now):
-                settle_abandoned(store, job_id, chunk)
+                settle_abandoned(store, job, chunk)
                 tally["abandoned_claims"] += 1
         if job.get("stop"):
             tally["stopped_chunks"] += settle_pending(store, executor, job_id, Stop.from_item(job["stop"]))
