@@ -19,14 +19,6 @@ from local.template import FunctionDefinition, LocalTemplate
 
 log = logging.getLogger("local.gateway")
 API_KEY_HEADER = "x-api-key"
-# API Gateway's own answer to a missing or wrong key, shaped by the template's GatewayResponses.
-FORBIDDEN_BODY = {
-    "error": {
-        "code": "forbidden",
-        "message": "Forbidden: a valid x-api-key header is required",
-        "field": "x-api-key",
-    }
-}
 
 
 @dataclass(frozen=True)
@@ -72,6 +64,7 @@ class Gateway:
     def __init__(self, template: LocalTemplate, api_key: str) -> None:
         self._routes = routes(template)
         self._api_key = api_key
+        self._invalid_key = _gateway_response(template, "INVALID_API_KEY")
 
     def handle(
         self,
@@ -98,7 +91,7 @@ class Gateway:
             return self._invoke(route.function, event)
         sent_key = next((v for k, v in headers.items() if k.lower() == API_KEY_HEADER), "")
         if not hmac.compare_digest(sent_key.encode(), self._api_key.encode()):
-            return _json(403, FORBIDDEN_BODY)
+            return self._invalid_key
         event = rest_api_event(
             method,
             route.resource,
@@ -119,6 +112,14 @@ class Gateway:
             log.exception("%s raised", function.logical_id)
             return _json(502, {"message": "Internal server error"})
         return _proxy_answer(answer)
+
+
+def _gateway_response(template: LocalTemplate, response_type: str) -> HttpAnswer:
+    """API Gateway's own answer of this type, as the template's GatewayResponses define it."""
+    (api,) = template.resources_of_type("AWS::Serverless::Api").values()
+    response = api["Properties"]["GatewayResponses"][response_type]
+    body = response["ResponseTemplates"]["application/json"].encode()
+    return HttpAnswer(int(response["StatusCode"]), {"Content-Type": "application/json"}, body)
 
 
 def _json(status: int, body: Any) -> HttpAnswer:
