@@ -26,7 +26,7 @@ endif
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv sam-venv test lint-template build clean distclean
+.PHONY: help venv sam-venv test lint-template build clean distclean local demo
 
 help: ## List the targets.
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,12 @@ sam-venv: $(SAM_VENV)/.installed ## Create the SAM CLI virtualenv (.venv-sam).
 test: $(VENV)/.installed $(SAM_VENV)/.installed ## Run every test, then lint the template.
 	$(VENV)/bin/python -m pytest
 	@$(MAKE) --no-print-directory lint-template
+
+local: $(VENV)/.installed ## Run the whole system on this machine (Ctrl-C stops it); SIM_FAULTS=http_5xx=0.1,...
+	SIM_FAULTS='$(SIM_FAULTS)' $(VENV)/bin/python -m local.run
+
+demo: $(VENV)/.installed ## Send a 10,000-recipient job through the local stack (starts it if needed).
+	$(VENV)/bin/python -m local.demo
 
 lint-template: $(SAM_VENV)/.installed ## cfn-lint and sam validate --lint on template.yaml.
 	$(CFN_LINT) template.yaml

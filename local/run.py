@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+import warnings
 from types import FrameType
 
 from local.simulator.options import parse_spec
@@ -59,16 +60,20 @@ Try:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("LOCAL_LOG_LEVEL", "WARNING"))
-    stack = LocalStack(config_from_args(argv)).start()
+    # In Lambda this warning marks an invocation without metrics; here it would repeat for every one.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     stopped = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         stopped.set()
 
+    # Before start(): a Ctrl-C while it starts must still stop everything it started.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print(banner(stack), flush=True)
+    stack = LocalStack(config_from_args(argv))
     try:
+        stack.start()
+        print(banner(stack), flush=True)
         stopped.wait()
     finally:
         print("stopping...", flush=True)

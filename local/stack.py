@@ -36,6 +36,10 @@ DEFAULT_API_KEY = "local-dev-key"
 DEFAULT_CALLBACK_TOKEN = "local-callback-token"
 SIM_CREDENTIALS = {"user": "sim-user", "password": "sim-password", "api_id": "3456789"}
 API_BODY_LIMIT = 10 * 1024 * 1024  # API Gateway's payload limit
+# What the template's DEFAULT_4XX gateway response makes of API Gateway's REQUEST_TOO_LARGE.
+TOO_LARGE_BODY = (
+    b'{"error": {"code": "REQUEST_TOO_LARGE", "message": "Request Entity Too Large", "field": null}}'
+)
 log = logging.getLogger("local.stack")
 
 
@@ -57,12 +61,13 @@ class StackConfig:
 
 class _ApiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else each kept-alive answer waits ~40 ms for a delayed ACK
     server: _ApiServer
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > API_BODY_LIMIT:
-            self._reply(413, {"Content-Type": "application/json"}, b'{"message": "Request Entity Too Large"}')
+            self._reply(413, {"Content-Type": "application/json"}, TOO_LARGE_BODY)
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
@@ -174,8 +179,7 @@ class LocalStack:
     @property
     def api_url(self) -> str:
         assert self.api_server is not None
-        host, port = self.api_server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.config.host}:{self.api_server.server_port}"
 
     @property
     def callback_url(self) -> str:

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
-from bulksms.api_errors import register_error_handlers, reject_unreadable_body
+from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
 from bulksms.models import JobView, RecipientsPage, SendAccepted, SendRequest
 from bulksms.service import cancellation, queries
 from bulksms.service.errors import NotFound
@@ -17,7 +17,7 @@ from bulksms.settings import settings
 
 logger = Logger()
 metrics = Metrics()
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=load_json_body)
 register_error_handlers(app)
 JobId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
 
@@ -69,7 +69,7 @@ def cancel(job_id: JobId) -> JobView:
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if unreadable := reject_unreadable_body(event, settings().max_body_bytes):
+    if unreadable := reject_unusable_body(event, settings().max_body_bytes):
         return unreadable
     runtime.register_context(context)
     return app.resolve(event, context)

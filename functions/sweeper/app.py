@@ -27,5 +27,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     )
     for name, count in tally.items():
         metrics.add_metric(name=name, unit="Count", value=count)
-    logger.info("sweep done", extra=dict(tally))
+    if tally:
+        logger.info("sweep done", extra=dict(tally))
     return dict(tally)

@@ -25,6 +25,23 @@ _MESSAGES = {
 }
 
 
+NOT_AN_OBJECT = "the body must be a JSON object"
+
+
+def load_json_body(text: str) -> Any:
+    """json.loads for request bodies, where anything but an object is invalid (400), never a crash:
+    too deep, a number too long, or an array (which validation would quietly cut to its first item)."""
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as error:
+        raise json.JSONDecodeError(f"unreadable JSON ({type(error).__name__})", text, 0) from None
+    if not isinstance(body, dict):
+        raise json.JSONDecodeError(NOT_AN_OBJECT, text, 0)
+    return body
+
+
 def error_response(status: int, code: str, message: str, field: str | None = None) -> Response[str]:
     body = {"error": {"code": code, "message": message, "field": field}}
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
@@ -38,21 +55,32 @@ def validation_error_response(errors: Sequence[Any]) -> Response[str]:
     # A union (list | str) reports each branch; name the field, not the branch.
     field = next((part for part in location if not part.startswith(("list[", "str", "int"))), None)
     if kind == "json_invalid":
+        if str(first.get("ctx", {}).get("error", "")) == NOT_AN_OBJECT:
+            return error_response(400, "invalid_body", NOT_AN_OBJECT)
         return error_response(400, "invalid_json", _MESSAGES[kind])
+    if kind == "missing" and not location:
+        return error_response(400, "invalid_body", "the body is required: a JSON object with to and text")
     if field is None and kind == "model_attributes_type":
-        return error_response(400, "invalid_body", "the body must be a JSON object")
+        return error_response(400, "invalid_body", NOT_AN_OBJECT)
     message = _MESSAGES.get(kind) or str(first.get("msg", "is invalid"))
     return error_response(400, "invalid_field", f"{field}: {message}" if field else message, field)
 
 
-def reject_unreadable_body(event: dict[str, Any], limit: int) -> dict[str, Any] | None:
-    """A proxy answer for a body we will not parse: over `limit` bytes (413) or not UTF-8 (400)."""
+def reject_unusable_body(event: dict[str, Any], limit: int) -> dict[str, Any] | None:
+    """A proxy answer for a body we will not parse: over `limit` bytes (413), not JSON (415), or not
+    UTF-8 (400). Checked before validation, which would read a form body as fields."""
     body = event.get("body") or ""
     if len(body) > limit:
         message = (
             f"the body is {len(body)} bytes; the limit is {limit}. Split the recipients into several jobs"
         )
         return _proxy_error(413, "body_too_large", message)
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and content_type not in ("", "application/json"):
+        return _proxy_error(
+            415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json"
+        )
     if event.get("isBase64Encoded"):
         try:
             base64.b64decode(body, validate=True).decode("utf-8")
