@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +32,35 @@ def start_moto(host: str = "127.0.0.1", port: int = 0) -> Any:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
+    _serialise_dynamodb()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     return server
+
+
+DYNAMODB_LOCK = threading.RLock()
+
+
+def _serialise_dynamodb() -> None:
+    """One DynamoDB request at a time in moto, as DynamoDB's own isolation would have it.
+
+    moto's TransactWriteItems deep-copies the whole table and puts the copy back when a condition
+    fails, so a write made meanwhile by another thread (the sender, while callbacks arrive) is lost or
+    the call fails with HTTP 500. That is moto, not DynamoDB; the lock costs little, as moto holds the
+    GIL anyway.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "serialised", False):
+        return
+    original = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with DYNAMODB_LOCK:
+            return original(self)
+
+    call_action.serialised = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 def moto_endpoint(server: Any) -> str:

@@ -234,22 +234,29 @@ class Store:
     # ---- chunks -----------------------------------------------------------------------------
 
     def load_chunks(self, job_id: str, chunks: Sequence[int]) -> dict[int, dict[str, Any]]:
-        keys = [chunk_key(job_id, index) for index in chunks]
-        found: dict[int, dict[str, Any]] = {}
+        items = self._batch_get([chunk_key(job_id, index) for index in chunks])
+        return {int(item["chunk"]): item for item in items}
+
+    def get_recipients(self, job_id: str, numbers: Sequence[str]) -> dict[str, dict[str, Any]]:
+        items = self._batch_get([recipient_key(job_id, to) for to in numbers])
+        return {str(item["to"]): item for item in items}
+
+    def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Strongly consistent BatchGetItem in 100s, retrying unprocessed keys with backoff."""
+        found: list[dict[str, Any]] = []
         for start in range(0, len(keys), _BATCH_GET_LIMIT):
             request = {
                 self._table_name: {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ConsistentRead": True}
             }
             for attempt in range(_WRITE_ATTEMPTS):
                 answer = self.client.batch_get_item(RequestItems=request)
-                for item in answer["Responses"].get(self._table_name, []):
-                    found[int(item["chunk"])] = item
+                found.extend(answer["Responses"].get(self._table_name, []))
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
                 _pause(attempt)
             if request:
-                raise RuntimeError(f"DynamoDB left {job_id} chunks unread after {_WRITE_ATTEMPTS} attempts")
+                raise RuntimeError(f"DynamoDB left keys unread after {_WRITE_ATTEMPTS} attempts")
         return found
 
     def job_chunks(self, job_id: str) -> Iterator[dict[str, Any]]:
@@ -366,6 +373,8 @@ class Store:
                 **recipient_key(job_id, result.to),
                 "to": result.to,
                 "status": result.status.value,
+                # What sending decided, kept when reports move `status`: settling counts from it.
+                "sent_status": result.status.value,
                 "chunk": chunk,
                 "updated_at": updated_at,
                 "expires_at": expires,
@@ -457,7 +466,7 @@ class Store:
             kwargs["ExpressionAttributeNames"] = {"#status": "status"}
             kwargs["ExpressionAttributeValues"][":status"] = status
         if token:
-            kwargs["ExclusiveStartKey"] = {"pk": f"JOB#{job_id}", "sk": _decode_token(token)}
+            kwargs["ExclusiveStartKey"] = {"pk": f"JOB#{job_id}", "sk": _decode_token(token, job_id, status)}
         items: list[dict[str, Any]] = []
         # Limit bounds the items DynamoDB *reads*, so asking for what is still missing never skips one.
         for _ in range(50):
@@ -467,7 +476,7 @@ class Store:
             if not last or len(items) >= limit:
                 break
             kwargs["ExclusiveStartKey"] = last
-        next_token = _encode_token(last["sk"]) if last else None
+        next_token = _encode_token(last["sk"], job_id, status) if last else None
         return Page(items, next_token)
 
     # ---- low level --------------------------------------------------------------------------
@@ -521,16 +530,20 @@ def _pause(attempt: int) -> None:
     time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter
 
 
-def _encode_token(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"sk": sort_key}).encode()).decode().rstrip("=")
+def _encode_token(sort_key: str, job_id: str, status: str | None) -> str:
+    """A token is only good for the listing it came from (same job, same status filter)."""
+    data = {"sk": sort_key, "job": job_id, "status": status or ""}
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str) -> str:
+def _decode_token(token: str, job_id: str, status: str | None) -> str:
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        sort_key = data["sk"]
+        sort_key, token_job, token_status = data["sk"], data["job"], data["status"]
     except (binascii.Error, ValueError, KeyError, TypeError) as error:
         raise InvalidPageToken("next_token is not a token this API returned") from error
     if not isinstance(sort_key, str) or not sort_key.startswith(RECIPIENT_PREFIX):
         raise InvalidPageToken("next_token is not a token this API returned")
+    if token_job != job_id or token_status != (status or ""):
+        raise InvalidPageToken("next_token belongs to another listing: use it with the same job and status")
     return sort_key

@@ -11,7 +11,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from bulksms.adapters.store import Store
-from bulksms.domain.status import DELIVERY_STATUS_TEXT, RecipientStatus, can_move, delivery_status
+from bulksms.domain.status import (
+    DELIVERY_STATUS_TEXT,
+    FINAL_JOB_STATUSES,
+    RecipientStatus,
+    can_move,
+    delivery_status,
+)
 
 logger = Logger(child=True)
 
@@ -75,7 +81,10 @@ def apply_report(store: Store, report: DeliveryReport) -> ReportOutcome:
     for _ in range(_MOVE_ATTEMPTS):
         item = store.get_recipient(job_id, report.to)
         if item is None:
-            return ReportOutcome.NOT_READY if store.get_job(job_id) else ReportOutcome.UNKNOWN_MESSAGE
+            # While the job is sending, its result may not be stored yet: worth a retry. After, never.
+            job = store.get_job(job_id)
+            sending = job is not None and job["status"] not in FINAL_JOB_STATUSES
+            return ReportOutcome.NOT_READY if sending else ReportOutcome.UNKNOWN_MESSAGE
         known_id = item.get("api_message_id")
         if known_id and report.api_message_id and known_id != report.api_message_id:
             return ReportOutcome.UNKNOWN_MESSAGE

@@ -67,8 +67,8 @@ def settle_abandoned(store: Store, job: Mapping[str, Any], chunk: Mapping[str, A
     """Finish a chunk whose claim outlived its lease: the claimer is gone.
 
     Already counted: only the chunk's bookkeeping was lost. A stop claim is finished as a stop
-    (nothing was sent). A send claim may have reached Clickatell, so its numbers become `unknown`
-    and are never resent.
+    (nothing was sent). A send claim may have reached Clickatell, so its numbers without a stored
+    result become `unknown` and are never resent.
     """
     job_id, index, numbers = job["job_id"], int(chunk["chunk"]), chunk_numbers(chunk)
     if index in job.get("settled_chunks", ()):
@@ -77,10 +77,17 @@ def settle_abandoned(store: Store, job: Mapping[str, Any], chunk: Mapping[str, A
     if chunk.get("stop"):
         finish_stopped(store, job_id, index, numbers, Stop.from_item(chunk["stop"]))
         return
-    results = results_for(numbers, RecipientStatus.UNKNOWN, None, ABANDONED_ERROR)
-    store.put_results(job_id, index, results)
-    if store.settle_chunk(job_id, index, tally(results)):
-        logger.warning("abandoned chunk settled as unknown", extra={"job_id": job_id, "chunk": index})
+    # The claimer may have stored some or all results before it died, and delivery reports may have
+    # moved them since: keep those and count them as sent; only numbers without a result are unknown.
+    stored = store.get_recipients(job_id, numbers)
+    missing = [to for to in numbers if to not in stored]
+    store.put_results(job_id, index, results_for(missing, RecipientStatus.UNKNOWN, None, ABANDONED_ERROR))
+    counts = Counter(RecipientStatus(item.get("sent_status", item["status"])) for item in stored.values())
+    counts[RecipientStatus.UNKNOWN] += len(missing)
+    if store.settle_chunk(job_id, index, counts):
+        logger.warning(
+            "abandoned chunk settled", extra={"job_id": job_id, "chunk": index, "unknown": len(missing)}
+        )
 
 
 def lease_expired(chunk: Mapping[str, Any], now: float | None = None) -> bool:

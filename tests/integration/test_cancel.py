@@ -1,0 +1,358 @@
+"""Issue 5: cancelling a job (DELETE /v1/messages/{id}).
+
+Pending chunks become `cancelled`, chunks already in flight finish normally, every number still ends in
+exactly one item, and no cancelled number ever reaches Clickatell. Cancel is idempotent; a finished job
+answers 409 and an unknown one 404.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from bulksms import runtime
+
+from local.aws_env import DYNAMODB_LOCK, REGION
+from local.simulator import ClickatellSimulator
+from local.stack import LocalStack
+
+TEXT = "Your code is 1234"
+OUTCOMES = ("submitted", "delivered", "failed", "expired", "unknown", "cancelled")
+
+
+def numbers(count: int, start: int = 1_000_000) -> list[str]:
+    assert start + count <= 10_000_000
+    return [f"2782{start + i:07d}" for i in range(count)]
+
+
+def simulator(stack: LocalStack) -> ClickatellSimulator:
+    assert stack.simulator is not None
+    return stack.simulator
+
+
+def submit(api: Any, to: list[str], **extra: Any) -> str:
+    status, accepted = api.call("POST", "/v1/messages", {"to": to, "text": TEXT, **extra})
+    assert status == 202, accepted
+    assert accepted["accepted"] == len(to)
+    return str(accepted["job_id"])
+
+
+def get_job(api: Any, job_id: str) -> dict[str, Any]:
+    status, job = api.call("GET", f"/v1/messages/{job_id}")
+    assert status == 200, job
+    return dict(job)
+
+
+def recipient_items(job_id: str) -> list[dict[str, Any]]:
+    """Every recipient item of a job, read straight from the table (cheaper than 50 API pages)."""
+    table = runtime.store().table
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": f"JOB#{job_id}", ":prefix": "R#"},
+        "ConsistentRead": True,
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table.query(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def moto_table(stack: LocalStack) -> Any:
+    """The table inside the in-process moto server. A Query through moto re-sorts the whole table for
+    every page (about 40 s for 50,000 items), so the big test reads and clears its items here."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[stack.resources.refs["Table"]]
+
+
+def stored_items(stack: LocalStack, job_id: str) -> list[dict[str, Any]]:
+    """Every item under the job's key (job, chunks, recipients), as plain values."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    partition = moto_table(stack).items.get(DynamoType({"S": f"JOB#{job_id}"}), {})
+    return [item.to_regular_json() for item in list(partition.values())]
+
+
+def drop_job(stack: LocalStack, job_id: str) -> None:
+    """Forget a big job's items at once, so the next test's `fresh` does not page through them."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    moto_table(stack).items.pop(DynamoType({"S": f"JOB#{job_id}"}), None)
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(every_s)
+
+
+class SentNumbers:
+    """Wraps the simulator's sendmsg: every number that reached it, whatever it answered."""
+
+    def __init__(self, original: Callable[[str, dict[str, str]], Any]) -> None:
+        self._original = original
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.numbers: Counter[str] = Counter()
+
+    def __call__(self, method: str, params: dict[str, str]) -> Any:
+        to = [n for n in (item.strip() for item in params.get("to", "").split(",")) if n]
+        with self._lock:
+            self.requests += 1
+            self.numbers.update(to)
+        return self._original(method, params)
+
+
+@pytest.fixture
+def serial_dynamodb() -> Any:
+    """The local stack's lock over moto's DynamoDB requests (local/aws_env.py); this test holds it while
+    it reads moto's backend directly."""
+    return DYNAMODB_LOCK
+
+
+@pytest.fixture
+def sent(fresh: LocalStack, monkeypatch: pytest.MonkeyPatch) -> SentNumbers:
+    sim = simulator(fresh)
+    recorder = SentNumbers(type(sim).sendmsg.__get__(sim))
+    monkeypatch.setattr(sim, "sendmsg", recorder)
+    return recorder
+
+
+@pytest.fixture
+def background_sender(fresh: LocalStack) -> Iterator[Callable[[], Any]]:
+    """`start()` runs the real sender over the send queue in the background, like the event source
+    mapping (MaximumConcurrency pollers); it is stopped after the test whatever happens."""
+    pollers: list[Any] = []
+
+    def start() -> Any:
+        poller = fresh.sender_poller().start()
+        pollers.append(poller)
+        return poller
+
+    yield start
+    for poller in pollers:
+        poller.stop()
+
+
+# ---- 2. cancel a big job while it is being sent ---------------------------------------------------------
+
+
+@pytest.mark.timeout(180)
+def test_cancel_fifty_thousand_mid_send_every_number_once_none_cancelled_sent(
+    serial_dynamodb: Any,
+    api: Any,
+    fresh: LocalStack,
+    sent: SentNumbers,
+    background_sender: Callable[[], Any],
+    record_property: Any,
+) -> None:
+    """The sender runs in the background (MaximumConcurrency pollers, 8 threads); the DELETE comes as the
+    first chunk reaches the simulator, so a few chunks are in flight and the rest pending. In-process this
+    takes about 25-35 s, most of it moto storing 50,000 recipient items (CANCEL_TEST_RECIPIENTS=n
+    changes the size). Prints the figures (`-s`) and records them as junit properties."""
+    total = int(os.environ.get("CANCEL_TEST_RECIPIENTS", "50000"))
+    sim = simulator(fresh)
+    sim.set_faults(latency_ms=250)  # a chunk stays in flight for a while: some are mid-send at the cancel
+    to = numbers(total)
+    started = time.monotonic()
+    job_id = submit(api, to)
+    try:
+        check_cancel_mid_send(
+            serial_dynamodb, api, fresh, sent, background_sender, record_property, job_id, to, started
+        )
+    finally:
+        drop_job(fresh, job_id)
+
+
+def check_cancel_mid_send(
+    lock: Any,
+    api: Any,
+    fresh: LocalStack,
+    sent: SentNumbers,
+    background_sender: Callable[[], Any],
+    record_property: Any,
+    job_id: str,
+    to: list[str],
+    started: float,
+) -> None:
+    total = len(to)
+    sim = simulator(fresh)
+    submitted_at = time.monotonic()
+    poller = background_sender()
+    wait_for(lambda: sent.requests >= 1, 30, "the first chunk to reach the simulator", every_s=0.01)
+    cancel_sent_at = time.monotonic()
+    requests_at_delete = sent.requests
+    status, answer = api.call("DELETE", f"/v1/messages/{job_id}")
+    cancelled_at = time.monotonic()
+
+    assert status == 200, answer
+    assert answer["job_id"] == job_id
+    assert answer["stop"]["outcome"] == "cancelled", answer
+    assert answer["status"] in ("sending", "cancelled"), answer
+    answered = answer["counts"]
+    assert answered["total"] == total and answered["cancelled"] > 0, answer
+    assert sum(answered[s] for s in ("queued", *OUTCOMES)) == total, answered
+
+    job = wait_for(lambda: (j := get_job(api, job_id))["status"] != "sending" and j, 60, "the job to finish")
+    fresh.wait_for_empty_queue(timeout_s=30)
+    poller.stop()
+    finished_at = time.monotonic()
+
+    assert job["status"] == "cancelled", job
+    counts = job["counts"]
+    assert counts["total"] == total and counts["queued"] == 0, counts
+    assert counts["submitted"] + counts["cancelled"] + counts["failed"] + counts["unknown"] == total, counts
+    assert counts["delivered"] == counts["expired"] == 0, counts
+    # Chunks still in flight when the DELETE answered only add sent numbers.
+    assert counts["cancelled"] >= answered["cancelled"]
+    assert counts["submitted"] > 0 and counts["cancelled"] > 0, counts
+
+    with lock:
+        stored = stored_items(fresh, job_id)
+    recipients = [item for item in stored if item["sk"].startswith("R#")]
+    by_number = {item["to"]: item for item in recipients}
+    assert len(recipients) == total == len(by_number), f"{len(recipients)} items, {len(by_number)} numbers"
+    assert set(by_number) == set(to)
+    assert all(item["sk"] == f"R#{item['to']}" for item in recipients)
+    tally = Counter(item["status"] for item in recipients)
+    assert {s: n for s, n in counts.items() if s != "total" and n} == dict(tally), (counts, tally)
+    chunks = [item for item in stored if item["sk"].startswith("CHUNK#")]
+    assert {c["state"] for c in chunks} == {"done"}
+    job_item = next(item for item in stored if item["sk"] == "JOB")
+    assert set(job_item["settled_chunks"]) == {int(c["chunk"]) for c in chunks}  # each counted once
+
+    cancelled = {n for n, item in by_number.items() if item["status"] == "cancelled"}
+    submitted = {n for n, item in by_number.items() if item["status"] == "submitted"}
+    assert all(by_number[n].get("error_code") == "CANCELLED" for n in cancelled)
+    assert not cancelled & set(sent.numbers), "a cancelled number reached the simulator"
+    assert set(sent.numbers) == submitted  # no fault injected: everything POSTed was accepted
+    assert max(sent.numbers.values()) == 1
+    stats = sim.stats()
+    assert stats["recipients_accepted"] == counts["submitted"] == len(submitted)
+    assert stats["duplicate_sends"] == 0
+
+    figures = {
+        "recipients": total,
+        "sent": counts["submitted"],
+        "cancelled": counts["cancelled"],
+        "failed": counts["failed"],
+        "unknown": counts["unknown"],
+        "simulator_requests_when_delete_sent": requests_at_delete,
+        "cancelled_in_delete_answer": answered["cancelled"],
+        "status_in_delete_answer": answer["status"],
+        "simulator_requests": stats["requests"],
+        "simulator_recipients_accepted": stats["recipients_accepted"],
+        "submit_s": round(submitted_at - started, 1),
+        "first_send_after_s": round(cancel_sent_at - submitted_at, 1),
+        "delete_took_s": round(cancelled_at - cancel_sent_at, 1),
+        "finish_after_delete_s": round(finished_at - cancelled_at, 1),
+        "total_s": round(time.monotonic() - started, 1),
+    }
+    print(f"\ncancel figures: {json.dumps(figures)}")
+    for name, value in figures.items():
+        record_property(name, value)
+
+    # Asked again once everything settled: the same final counts, still 200.
+    status, again = api.call("DELETE", f"/v1/messages/{job_id}")
+    assert status == 200, again
+    assert again["status"] == "cancelled" and again["counts"] == counts
+
+
+# ---- 3. idempotent, 409 for a finished job, 404 for an unknown one ----------------------------------------
+
+
+def test_cancel_before_sending_cancels_everything_and_is_idempotent(
+    api: Any, fresh: LocalStack, drain: Any
+) -> None:
+    to = numbers(1500)
+    job_id = submit(api, to)
+
+    status, first = api.call("DELETE", f"/v1/messages/{job_id}")
+    assert status == 200, first
+    assert first["status"] == "cancelled", first
+    assert first["finished_at"], first
+    assert first["stop"] == {"outcome": "cancelled", "code": "CANCELLED", "reason": first["stop"]["reason"]}
+    assert first["counts"] == {
+        "total": 1500,
+        "queued": 0,
+        "submitted": 0,
+        "delivered": 0,
+        "failed": 0,
+        "expired": 0,
+        "unknown": 0,
+        "cancelled": 1500,
+    }
+
+    for _ in range(2):
+        status, again = api.call("DELETE", f"/v1/messages/{job_id}")
+        assert status == 200, again
+        assert again["status"] == "cancelled"
+        assert again["counts"] == first["counts"]
+        assert again["finished_at"] == first["finished_at"]
+
+    drain()  # the queued messages of a cancelled job send nothing
+    assert simulator(fresh).stats()["requests"] == 0
+    assert get_job(api, job_id)["counts"] == first["counts"]
+    items = recipient_items(job_id)
+    assert sorted(item["to"] for item in items) == to
+    assert {item["status"] for item in items} == {"cancelled"}
+
+
+def test_cancel_of_a_completed_job_is_409_and_changes_nothing(
+    api: Any, fresh: LocalStack, drain: Any
+) -> None:
+    job_id = submit(api, numbers(700))
+    drain()
+    before = get_job(api, job_id)
+    assert before["status"] == "completed"
+
+    status, answer = api.call("DELETE", f"/v1/messages/{job_id}")
+
+    assert status == 409, answer
+    assert answer["error"]["code"] == "job_finished"
+    assert (
+        "completed" in answer["error"]["message"]
+        and "nothing is left to cancel" in answer["error"]["message"]
+    )
+    after = get_job(api, job_id)
+    assert after == before
+    assert "stop" not in after or after["stop"] is None
+
+
+def test_cancel_of_an_unknown_job_is_404(api: Any) -> None:
+    status, answer = api.call("DELETE", f"/v1/messages/{'0' * 32}")
+    assert status == 404, answer
+    assert answer["error"]["code"] == "not_found"
+
+    status, answer = api.call("DELETE", "/v1/messages/not-a-job-id")
+    assert status == 400, answer  # the id's shape is checked before any lookup
+
+
+def test_cancel_of_a_job_stopped_by_an_account_error_is_409(api: Any, fresh: LocalStack, drain: Any) -> None:
+    simulator(fresh).set_faults(auth_fail=True)  # Clickatell answers ERR: 001 to every send
+    job_id = submit(api, numbers(1300))
+    drain()
+    before = get_job(api, job_id)
+    assert before["status"] == "failed" and before["stop"]["code"] == "001", before
+
+    status, answer = api.call("DELETE", f"/v1/messages/{job_id}")
+
+    assert status == 409, answer
+    assert answer["error"]["code"] == "job_finished"
+    assert "failed" in answer["error"]["message"]
+    assert get_job(api, job_id) == before
