@@ -131,7 +131,9 @@ class LocalStack:
             config.sim_port,
             faults=Faults().merged(config.sim_faults),
             seed=config.sim_seed,
-            **{k: SIM_CREDENTIALS[k] for k in ("user", "password", "api_id")},
+            user=SIM_CREDENTIALS["user"],
+            password=SIM_CREDENTIALS["password"],
+            api_id=SIM_CREDENTIALS["api_id"],
         ).start()
         overrides = {"ClickatellBaseUrl": self.simulator.url, **config.parameter_overrides}
         self.template: LocalTemplate = load_template(ROOT / "template.yaml", overrides)
