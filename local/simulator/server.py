@@ -333,7 +333,7 @@ class ClickatellSimulator:
         records, jobs, out_of_credit = self._accept(numbers, valid, spec, faults, settings)
         if jobs:
             self._callbacks.schedule(jobs, settings.callback_delay_ms / 1000.0)
-        if out_of_credit:
+        if out_of_credit and not any(record.key == "ID" for record in records):
             return [err("301")]
         if len(numbers) == 1:
             return [records[0].without_to()]
@@ -373,8 +373,11 @@ class ClickatellSimulator:
                     continue
                 if credit is not None:
                     if credit < parts:
+                        # Like Clickatell's per-recipient `ERR: 301 ... To:`: the numbers before
+                        # this one were accepted and keep their IDs.
                         out_of_credit = True
-                        break
+                        append(err("301", number))
+                        continue
                     credit -= parts
                 counter += 1
                 accepted_id = f"{prefix}{counter:016x}"

@@ -107,12 +107,19 @@ def test_per_number_err_fails_that_number_only() -> None:
     )
 
 
-def test_per_number_account_code_does_not_stop_the_job() -> None:
-    # bellville shows "ERR: 301, No Credit Left To: n" per recipient: it is attributed, not a job stop.
+def test_per_number_account_code_fails_that_number_and_stops_the_job() -> None:
+    # bellville shows "ERR: 301, No Credit Left To: n" per recipient: the numbers before it went out,
+    # that one did not, and the rest of the job would fail the same way.
     body = f"ID: {IDS[N1]} To: {N1}\nERR: 301, No Credit Left To: {N2}\n"
     verdict = judge_answer((N1, N2), 200, body)
-    assert verdict.stop is None
+    assert verdict.stop == JobStop("301", "No Credit Left")
+    assert by_to(verdict)[N1] == RecipientResult(N1, S.SUBMITTED, IDS[N1])
     assert by_to(verdict)[N2] == RecipientResult(N2, S.FAILED, None, "301", "No Credit Left")
+
+
+def test_per_number_error_that_is_not_about_the_account_does_not_stop_the_job() -> None:
+    body = f"ID: {IDS[N1]} To: {N1}\nERR: 128, Number delisted To: {N2}\n"
+    assert judge_answer((N1, N2), 200, body).stop is None
 
 
 def test_numbers_missing_from_the_answer_are_unknown() -> None:

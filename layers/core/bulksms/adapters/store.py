@@ -215,6 +215,12 @@ class Store:
             if _condition_failed(error):
                 return None
             raise
+        # A chunk counted by a claimer that died before its bookkeeping would stay `claimed`: once the
+        # job is finished nobody else looks at it.
+        settled = job.get("settled_chunks", set())
+        for chunk in self.job_chunks(job_id):
+            if chunk["state"] != ChunkState.DONE.value and int(chunk["chunk"]) in settled:
+                self.mark_done(job_id, int(chunk["chunk"]))
         return {**job, "status": final, "finished_at": finished_at}
 
     def active_job_ids(self) -> list[str]:

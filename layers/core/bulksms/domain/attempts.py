@@ -154,7 +154,18 @@ def _judge_per_number(numbers: Sequence[str], answer: Answer) -> Verdict:
         by_number.get(to) or RecipientResult(to, RecipientStatus.UNKNOWN, error=missing_error)
         for to in numbers
     )
-    return Verdict(False, "answered", results, unparsed=tuple(unparsed))
+    # Clickatell may report an account problem per number (`ERR: 301, No Credit Left To: n`): the
+    # numbers before it went out, but the rest of the job would fail the same way.
+    account = next(
+        (
+            r
+            for r in answer.records
+            if isinstance(r, Rejected) and r.to is not None and r.code in ACCOUNT_ERRORS
+        ),
+        None,
+    )
+    stop = JobStop(account.code, account.description) if account else None
+    return Verdict(False, "answered", results, stop, unparsed=tuple(unparsed))
 
 
 def _describe(record: Accepted | Rejected) -> str:

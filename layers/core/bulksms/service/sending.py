@@ -143,6 +143,10 @@ class Sender:
         started = time.perf_counter()
         # Our job id is the client message id: delivery callbacks carry it, with the number, back to the row.
         verdict = self._client.send(message, numbers, client_message_id=job_id)
+        if verdict.stop:
+            # At once, not when the whole message is done: every chunk claimed after this sees the
+            # stop and is not sent (the main thread then settles the pending ones).
+            self._store.request_stop(job_id, JobStatus.FAILED, verdict.stop.code, verdict.stop.reason)
         self._store.put_results(job_id, index, verdict.results)
         counts = verdict.counts()
         self._store.settle_chunk(job_id, index, counts)
