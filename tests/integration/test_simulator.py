@@ -512,8 +512,13 @@ def test_getbalance_ping_querymsg(sim: ClickatellSimulator, http: Any) -> None:
 
 def test_credit_runs_out_mid_request(sim: ClickatellSimulator, http: Any) -> None:
     sim.configure(credit=4)
-    body = send(http, sim, to=numbers(3), text="a" * 200, concat="2")  # 2 parts each
-    assert body == "ERR: 301, No credit left\n"
+    first, second, third = numbers(3).split(",")
+    body = send(http, sim, to=f"{first},{second},{third}", text="a" * 200, concat="2")  # 2 parts each
+    # Like Clickatell's per-recipient answer: the two accepted keep their IDs, the third is refused.
+    lines = body.splitlines()
+    assert [line.split(" To: ")[1] for line in lines] == [first, second, third]
+    assert lines[0].startswith("ID: ") and lines[1].startswith("ID: ")
+    assert lines[2] == f"ERR: 301, No credit left To: {third}"
     assert sim.stats()["recipients_accepted"] == 2
     assert get(http, sim, "/http/getbalance", **AUTH) == "Credit: 0.0\n"
     assert send(http, sim, to=N1, text="a") == "ERR: 301, No credit left\n"
