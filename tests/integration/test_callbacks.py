@@ -27,16 +27,12 @@ from local.events import function_url_event
 from local.functions import load_handler
 from local.simulator import ClickatellSimulator
 from local.stack import LocalStack
+from tests.integration.jobs import get_job, numbers, recipients, submit
 
 ROUTE = "/v1/callbacks/clickatell"
-TEXT = "Your code is 1234"
 MIX = {"004": 0.8, "007": 0.1, "010": 0.1}
 OUR_STATUS = {"004": "delivered", "007": "failed", "010": "expired"}
 COUNTED = ("queued", "submitted", "delivered", "failed", "expired", "unknown", "cancelled")
-
-
-def numbers(count: int, start: int = 1_000_000) -> list[str]:
-    return [f"2782{start + i:07d}" for i in range(count)]
 
 
 # ---- fixtures ------------------------------------------------------------------------------------------
@@ -56,33 +52,6 @@ def sim(fresh: LocalStack) -> Iterator[ClickatellSimulator]:
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
-
-
-def submit(api: Any, to: list[str], **extra: Any) -> str:
-    status, accepted = api.call("POST", "/v1/messages", {"to": to, "text": TEXT, **extra})
-    assert status == 202, accepted
-    assert accepted["accepted"] == len(to)
-    return str(accepted["job_id"])
-
-
-def get_job(api: Any, job_id: str) -> dict[str, Any]:
-    status, job = api.call("GET", f"/v1/messages/{job_id}")
-    assert status == 200, job
-    return dict(job)
-
-
-def recipients(api: Any, job_id: str, **query: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    token = None
-    for _ in range(1000):
-        params = [("limit", "1000"), *query.items()] + ([("next_token", token)] if token else [])
-        status, page = api.call("GET", f"/v1/messages/{job_id}/recipients", query=params)
-        assert status == 200, page
-        items.extend(page["items"])
-        token = page["next_token"]
-        if not token:
-            return items
-    raise AssertionError("pagination did not end")
 
 
 def wait_for_callbacks(simulator: ClickatellSimulator, timeout_s: float = 60) -> dict[str, Any]:

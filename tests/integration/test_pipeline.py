@@ -5,24 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from local.stack import LocalStack
-
-
-def numbers(count: int, start: int = 1_000_000) -> list[str]:
-    return [f"2782{start + i:07d}" for i in range(count)]
-
-
-def recipients(api: Any, job_id: str, **query: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    token = None
-    for _ in range(100):
-        params = [("limit", "1000"), *query.items()] + ([("next_token", token)] if token else [])
-        status, page = api.call("GET", f"/v1/messages/{job_id}/recipients", query=params)
-        assert status == 200, page
-        items.extend(page["items"])
-        token = page["next_token"]
-        if not token:
-            return items
-    raise AssertionError("pagination did not end")
+from tests.integration.jobs import numbers, recipients
 
 
 def test_two_thousand_recipients_end_in_two_thousand_results(api: Any, drain: Any, fresh: LocalStack) -> None:

@@ -24,33 +24,10 @@ from typing import Any
 import moto.dynamodb.responses as moto_dynamodb
 import pytest
 
-from local.simulator import ClickatellSimulator
 from local.stack import LocalStack
+from tests.integration.jobs import TEXT, get_job, numbers, simulator, submit
 
-TEXT = "Your code is 1234"
 STATUSES = ("queued", "submitted", "delivered", "failed", "expired", "unknown", "cancelled")
-
-
-def numbers(count: int, start: int = 1_000_000) -> list[str]:
-    return [f"2782{start + i:07d}" for i in range(count)]
-
-
-def simulator(stack: LocalStack) -> ClickatellSimulator:
-    assert stack.simulator is not None
-    return stack.simulator
-
-
-def submit(api: Any, to: list[str], **extra: Any) -> str:
-    status, accepted = api.call("POST", "/v1/messages", {"to": to, "text": TEXT, **extra})
-    assert status == 202, accepted
-    assert accepted["accepted"] == len(to)
-    return str(accepted["job_id"])
-
-
-def get_job(api: Any, job_id: str) -> dict[str, Any]:
-    status, job = api.call("GET", f"/v1/messages/{job_id}")
-    assert status == 200, job
-    return dict(job)
 
 
 def page(
