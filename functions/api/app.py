@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from bulksms import runtime
+from bulksms import idempotent, runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
 from bulksms.models import JobView, RecipientsPage, SendAccepted, SendRequest
 from bulksms.service import cancellation, queries
@@ -27,7 +27,7 @@ def send(
     request: Annotated[SendRequest, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
 ) -> Response[SendAccepted]:
-    answer = runtime.submit_idempotently(
+    answer = idempotent.submit_idempotently(
         request, idempotency_key or app.current_event.headers.get("idempotency-key")
     )
     metrics.add_metric(name="RecipientsAccepted", unit="Count", value=answer["accepted"])
@@ -71,5 +71,5 @@ def cancel(job_id: JobId) -> JobView:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if unreadable := reject_unusable_body(event, settings().max_body_bytes):
         return unreadable
-    runtime.register_context(context)
+    idempotent.register_context(context)
     return app.resolve(event, context)

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
-from bulksms.adapters import aws
 from bulksms.adapters.clickatell import ClickatellClient, http_pool
 from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import Store
 from bulksms.domain.message import Credentials
-from bulksms.models import SendRequest
 from bulksms.service.notify import StatusNotifier
 from bulksms.service.sending import Sender
-from bulksms.service.submission import Limits, submit
 from bulksms.settings import settings
 
 SECRET_MAX_AGE_S = 300  # rotated credentials are picked up within five minutes
@@ -41,11 +32,6 @@ def send_queue() -> SendQueue:
 @cache
 def executor() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=settings().sender_threads, thread_name_prefix="bulksms")
-
-
-def limits() -> Limits:
-    config = settings()
-    return Limits(config.chunk_size, config.chunks_per_message, config.max_recipients, config.max_parts)
 
 
 def _secret(secret_id: str) -> dict[str, Any]:
@@ -86,38 +72,3 @@ def sender() -> Sender:
         min_time_to_start_ms=min_time_ms,
         on_finished=notifier(),
     )
-
-
-IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="key", payload_validation_jmespath="request", expires_after_seconds=86_400
-)
-
-
-@cache
-def _submit_once() -> Callable[..., dict[str, Any]]:
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings().table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        expiry_attr="expires_at",
-        boto3_client=aws.dynamodb_client(),
-    )
-
-    @idempotent_function(
-        data_keyword_argument="submission", config=IDEMPOTENCY, persistence_store=persistence
-    )
-    def submit_once(submission: dict[str, Any]) -> dict[str, Any]:
-        return submit(SendRequest.model_validate(submission["request"]), store(), send_queue(), limits())
-
-    return submit_once
-
-
-def submit_idempotently(request: SendRequest, key: str | None) -> dict[str, Any]:
-    """Same key and body within 24 h: the first answer again, no new job. Same key, other body: conflict."""
-    if not key:
-        return submit(request, store(), send_queue(), limits())
-    return _submit_once()(submission={"key": key, "request": request.model_dump(mode="json", by_alias=True)})
-
-
-def register_context(context: Any) -> None:
-    IDEMPOTENCY.register_lambda_context(context)

@@ -372,30 +372,31 @@ class Store:
     # ---- recipients -------------------------------------------------------------------------
 
     def put_results(self, job_id: str, chunk: int, results: Iterable[RecipientResult]) -> None:
-        updated_at = now_iso()
-        expires = self.expires_at()
-        self.batch_write(
-            {
-                **recipient_key(job_id, result.to),
-                "to": result.to,
-                "status": result.status.value,
+        self.batch_write(self._result_items(job_id, chunk, results))
+
+    def _result_items(
+        self, job_id: str, chunk: int, results: Iterable[RecipientResult]
+    ) -> Iterator[dict[str, Any]]:
+        pk, updated_at, expires = f"JOB#{job_id}", now_iso(), self.expires_at()
+        for to, status, api_message_id, error_code, error in results:
+            item = {
+                "pk": pk,
+                "sk": RECIPIENT_PREFIX + to,
+                "to": to,
+                "status": status.value,
                 # What sending decided, kept when reports move `status`: settling counts from it.
-                "sent_status": result.status.value,
+                "sent_status": status.value,
                 "chunk": chunk,
                 "updated_at": updated_at,
                 "expires_at": expires,
-                **{
-                    name: value
-                    for name, value in (
-                        ("api_message_id", result.api_message_id),
-                        ("error_code", result.error_code),
-                        ("error", result.error),
-                    )
-                    if value is not None
-                },
             }
-            for result in results
-        )
+            if api_message_id is not None:
+                item["api_message_id"] = api_message_id
+            if error_code is not None:
+                item["error_code"] = error_code
+            if error is not None:
+                item["error"] = error
+            yield item
 
     def get_recipient(self, job_id: str, to: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self.table.get_item(

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from bulksms.domain.answers import Accepted, Answer, Rejected, parse_answer
 from bulksms.domain.status import RecipientStatus
@@ -40,8 +41,9 @@ RETRYABLE_ERRORS = frozenset({"901"})
 NOT_SENT_CODE = "NOT_SENT"
 
 
-@dataclass(frozen=True, slots=True)
-class RecipientResult:
+class RecipientResult(NamedTuple):
+    """One number's outcome. A tuple, not a dataclass: the send path makes one per number."""
+
     to: str
     status: RecipientStatus
     api_message_id: str | None = None

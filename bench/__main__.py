@@ -1,0 +1,5 @@
+"""`python -m bench [--smoke] [...]`: see bench.cli."""
+
+from bench.cli import main
+
+raise SystemExit(main())

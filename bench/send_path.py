@@ -1,0 +1,275 @@
+"""Phases 1 and 2: the sender's send path against a bare urllib3 loop, and pooled keep-alive against a
+new connection per POST. Both sides of a pair use the same simulator process (reset before each
+side), the same numbers, the same chunking, the same PoolManager settings and the same threads.
+
+ours  = what SenderFunction does for each chunk, minus the DynamoDB calls: read the chunk's numbers,
+        `ClickatellClient.send` over the product's PoolManager (form building, POST, every answer line
+        parsed into a per-number result), `Store.put_results` building every recipient item and its
+        PutRequest as for BatchWriteItem (only the call itself is left out), and the chunk's counts.
+bare  = the same POSTs from a PoolManager built by the product's own factory, with bodies encoded
+        before the clock starts: POST, read the body, nothing else.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import urllib3
+
+from bench.config import MESSAGE_TEXT, SIM_API_ID, SIM_PASSWORD, SIM_USER, BenchConfig, numbers
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Side:
+    name: str
+    recipients: int
+    seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
+    sim: dict[str, Any] = field(default_factory=dict)  # simulator stats after the last round
+    checked: int = 0  # recipients the side itself saw accepted (ours only)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def rate(self) -> float:
+        return self.recipients / self.median_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "recipients": self.recipients,
+            "seconds": [round(s, 4) for s in self.seconds],
+            "median_seconds": round(self.median_s, 4),
+            "recipients_per_s": round(self.rate, 1),
+            "client_cpu_us_per_recipient": round(
+                statistics.median(self.cpu_seconds) / self.recipients * 1e6, 3
+            ),
+            "sim_requests": self.sim.get("requests"),
+            "sim_recipients_accepted": self.sim.get("recipients_accepted"),
+            "sim_connections": self.sim.get("connections"),
+        }
+
+
+class SimControl:
+    """The simulator's /_sim controls, over a pool of their own (never the measured one)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._http = urllib3.PoolManager(num_pools=1, maxsize=1)
+
+    def reset(self) -> None:
+        answer = self._http.request("POST", f"{self.url}/_sim/reset", body=b"{}")
+        if answer.status != 200:
+            raise RuntimeError(f"simulator reset failed: HTTP {answer.status}")
+
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = json.loads(self._http.request("GET", f"{self.url}/_sim/stats").data)
+        return stats
+
+
+def _run_side(
+    work: Callable[[Any], int], items: Sequence[Any], threads: int, sim: SimControl
+) -> tuple[float, float, int, dict[str, Any]]:
+    """Reset the simulator, run `work` over `items` on `threads` threads like the sender's executor
+    does (one future per chunk), and return wall and CPU seconds, the sum of what work returned, and
+    the simulator's stats."""
+    sim.reset()
+    gc.collect()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench") as executor:
+        cpu, start = time.process_time(), time.perf_counter()
+        futures = [executor.submit(work, item) for item in items]
+        total = sum(future.result() for future in futures)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return wall, cpu, total, sim.stats()
+
+
+def _alternate(
+    sides: list[tuple[Side, Callable[[Any], int], Sequence[Any]]],
+    rounds: int,
+    threads: int,
+    sim: SimControl,
+    progress: Progress,
+    label: str,
+) -> None:
+    for round_index in range(rounds):
+        order = sides if round_index % 2 == 0 else list(reversed(sides))
+        for side, work, items in order:
+            wall, cpu, total, stats = _run_side(work, items, threads, sim)
+            side.seconds.append(wall)
+            side.cpu_seconds.append(cpu)
+            side.sim = stats
+            side.checked = total
+            accepted = stats.get("recipients_accepted")
+            if accepted != side.recipients:
+                raise RuntimeError(
+                    f"{label}/{side.name}: the simulator accepted {accepted} of {side.recipients} recipients"
+                )
+            progress(
+                f"  {label} round {round_index + 1}/{rounds} {side.name:>5}: "
+                f"{side.recipients / wall:>10,.0f} recipients/s ({wall:.2f} s, "
+                f"{stats.get('connections')} connections)"
+            )
+
+
+def _product(sim_url: str) -> dict[str, Any]:
+    """The product pieces the send path uses, imported only once the environment is set."""
+    from bulksms.adapters.clickatell import ClickatellClient, http_pool
+    from bulksms.adapters.store import Store, chunk_numbers
+    from bulksms.domain.chunks import split
+    from bulksms.domain.encoding import Encoding
+    from bulksms.domain.message import Credentials, Message, build_sendmsg_form
+    from bulksms.domain.status import RecipientStatus
+
+    class RecordsOnlyStore(Store):
+        """Store.put_results and batch_write exactly as shipped; only the BatchWriteItem call is left out."""
+
+        def _write_batch(self, requests: list[dict[str, Any]]) -> None:
+            return None
+
+    credentials = Credentials(user=SIM_USER, password=SIM_PASSWORD, api_id=SIM_API_ID)
+    return {
+        "ClickatellClient": ClickatellClient,
+        "http_pool": http_pool,
+        "store": RecordsOnlyStore("bench-no-writes", retention_days=90),
+        "chunk_numbers": chunk_numbers,
+        "split": split,
+        "message": Message(encoding=Encoding.GSM7, payload=MESSAGE_TEXT, parts=1),
+        "credentials": credentials,
+        "build_sendmsg_form": build_sendmsg_form,
+        "SUBMITTED": RecipientStatus.SUBMITTED,
+        "url": sim_url,
+    }
+
+
+def _chunk_items(p: dict[str, Any], recipients: int, chunk_size: int) -> list[dict[str, Any]]:
+    """The chunk items as the store holds them (numbers comma-joined), indexed like the sender's."""
+    return [
+        {"chunk": index, "numbers": ",".join(chunk), "count": len(chunk)}
+        for index, chunk in enumerate(p["split"](numbers(recipients), chunk_size))
+    ]
+
+
+def send_vs_bare(sim_url: str, cfg: BenchConfig, progress: Progress) -> dict[str, Any]:
+    p = _product(sim_url)
+    sim = SimControl(sim_url)
+    job_id = uuid.uuid4().hex
+    client = p["ClickatellClient"](sim_url, lambda: p["credentials"], attempts=4)  # the product's pool
+    store, chunk_numbers, submitted = p["store"], p["chunk_numbers"], p["SUBMITTED"]
+    message = p["message"]
+
+    def ours(chunk: dict[str, Any]) -> int:
+        index = int(chunk["chunk"])
+        numbers_ = chunk_numbers(chunk)
+        verdict = client.send(message, numbers_, client_message_id=job_id)
+        store.put_results(job_id, index, verdict.results)
+        counts = verdict.counts()
+        return int(counts[submitted])
+
+    bare_pool = p["http_pool"].__wrapped__()  # a second PoolManager from the product's own factory
+    url = f"{sim_url}/http/sendmsg"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def bare(body: str) -> int:
+        answer = bare_pool.request("POST", url, body=body, headers=headers, retries=False)
+        answer.data  # noqa: B018 - reading the body is the work
+        return 0
+
+    def bodies(chunks: list[dict[str, Any]]) -> list[str]:
+        form = p["build_sendmsg_form"]
+        return [urlencode(form(message, chunk_numbers(c), p["credentials"], job_id)) for c in chunks]
+
+    warm = _chunk_items(p, cfg.chunk_size * cfg.threads * 2, cfg.chunk_size)
+    for work, items in ((ours, warm), (bare, bodies(warm))):
+        _run_side(work, items, cfg.threads, sim)
+
+    chunks = _chunk_items(p, cfg.send_recipients, cfg.chunk_size)
+    ours_side = Side("ours", cfg.send_recipients)
+    bare_side = Side("bare", cfg.send_recipients)
+    _alternate(
+        [(ours_side, ours, chunks), (bare_side, bare, bodies(chunks))],
+        cfg.send_rounds,
+        cfg.threads,
+        sim,
+        progress,
+        "send",
+    )
+    if ours_side.checked != cfg.send_recipients:
+        raise RuntimeError(f"send/ours: {ours_side.checked} of {cfg.send_recipients} results were submitted")
+    return {
+        "threads": cfg.threads,
+        "chunk_size": cfg.chunk_size,
+        "posts": len(chunks),
+        "rounds": cfg.send_rounds,
+        "ours": ours_side.as_dict(),
+        "bare": bare_side.as_dict(),
+        "ratio": round(ours_side.rate / bare_side.rate, 4),
+        "paired_ratio_median": _paired(ours_side, bare_side),
+    }
+
+
+def pooled_vs_new_connection(sim_url: str, cfg: BenchConfig, progress: Progress) -> dict[str, Any]:
+    """ClickatellClient.send (the product path, no store records) over the product's pooled PoolManager,
+    against the same client given a fresh PoolManager from the same factory for every POST and closed
+    after it: one new TCP connection per POST."""
+    p = _product(sim_url)
+    sim = SimControl(sim_url)
+    job_id = uuid.uuid4().hex
+    make_client, factory = p["ClickatellClient"], p["http_pool"].__wrapped__
+    pooled_client = make_client(sim_url, lambda: p["credentials"], attempts=4)
+    chunk_numbers, message, submitted = p["chunk_numbers"], p["message"], p["SUBMITTED"]
+
+    def pooled(chunk: dict[str, Any]) -> int:
+        verdict = pooled_client.send(message, chunk_numbers(chunk), client_message_id=job_id)
+        return int(verdict.counts()[submitted])
+
+    def new_connection(chunk: dict[str, Any]) -> int:
+        pool = factory()
+        try:
+            client = make_client(sim_url, lambda: p["credentials"], attempts=4, http=pool)
+            verdict = client.send(message, chunk_numbers(chunk), client_message_id=job_id)
+        finally:
+            pool.clear()  # closes the connection, as a process that does not keep it would
+        return int(verdict.counts()[submitted])
+
+    warm = _chunk_items(p, cfg.chunk_size * cfg.threads * 2, cfg.chunk_size)
+    for work in (pooled, new_connection):
+        _run_side(work, warm, cfg.threads, sim)
+
+    chunks = _chunk_items(p, cfg.conn_recipients, cfg.chunk_size)
+    pooled_side = Side("pooled", cfg.conn_recipients)
+    fresh_side = Side("new", cfg.conn_recipients)
+    _alternate(
+        [(pooled_side, pooled, chunks), (fresh_side, new_connection, chunks)],
+        cfg.send_rounds,
+        cfg.threads,
+        sim,
+        progress,
+        "connections",
+    )
+    return {
+        "threads": cfg.threads,
+        "chunk_size": cfg.chunk_size,
+        "posts": len(chunks),
+        "rounds": cfg.send_rounds,
+        "pooled": pooled_side.as_dict(),
+        "new_connection_per_post": fresh_side.as_dict(),
+        "ratio": round(pooled_side.rate / fresh_side.rate, 4),
+        "paired_ratio_median": _paired(pooled_side, fresh_side),
+    }
+
+
+def _paired(a: Side, b: Side) -> float:
+    """The median of the per-round ratios (each round runs both sides back to back)."""
+    return round(statistics.median(y / x for x, y in zip(a.seconds, b.seconds, strict=True)), 4)

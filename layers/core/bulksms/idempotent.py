@@ -1,0 +1,61 @@
+"""Idempotent submission for the API: the same Idempotency-Key and body within 24 h return the first
+answer and create no job; the same key with another body is a conflict. Only the API imports this."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from bulksms import runtime
+from bulksms.adapters import aws
+from bulksms.models import SendRequest
+from bulksms.service.submission import Limits, submit
+from bulksms.settings import settings
+
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="key", payload_validation_jmespath="request", expires_after_seconds=86_400
+)
+
+
+@cache
+def _submit_once() -> Callable[..., dict[str, Any]]:
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        expiry_attr="expires_at",
+        boto3_client=aws.dynamodb_client(),
+    )
+
+    @idempotent_function(
+        data_keyword_argument="submission", config=IDEMPOTENCY, persistence_store=persistence
+    )
+    def submit_once(submission: dict[str, Any]) -> dict[str, Any]:
+        return submit(
+            SendRequest.model_validate(submission["request"]), runtime.store(), runtime.send_queue(), limits()
+        )
+
+    return submit_once
+
+
+def limits() -> Limits:
+    config = settings()
+    return Limits(config.chunk_size, config.chunks_per_message, config.max_recipients, config.max_parts)
+
+
+def submit_idempotently(request: SendRequest, key: str | None) -> dict[str, Any]:
+    """Same key and body within 24 h: the first answer again, no new job. Same key, other body: conflict."""
+    if not key:
+        return submit(request, runtime.store(), runtime.send_queue(), limits())
+    return _submit_once()(submission={"key": key, "request": request.model_dump(mode="json", by_alias=True)})
+
+
+def register_context(context: Any) -> None:
+    IDEMPOTENCY.register_lambda_context(context)
