@@ -7,7 +7,6 @@ python scripts/generate_openapi.py --check    # exit 1 if openapi.json is out of
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -15,29 +14,22 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYER = ROOT / "layers" / "core"
-API_APP = ROOT / "functions" / "api" / "app.py"
+if str(ROOT) not in sys.path:  # run as a script: make `local` importable
+    sys.path.insert(0, str(ROOT))
+
+from local.functions import load_module  # noqa: E402
+from local.template import load_template  # noqa: E402
+
 OUTPUT = ROOT / "openapi.json"
-MODULE_NAME = "_openapi_api_app"
 # Importing the handler builds its module-level objects; none of them calls AWS.
 ENVIRONMENT = {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "bulksms"}
 
 
 def load_api_app() -> Any:
-    """functions/api/app.py as a module, with the layer on sys.path as in Lambda."""
+    """The API function's module, loaded as the local stack loads it (layer on sys.path)."""
     for name, value in ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-    if str(LAYER) not in sys.path:
-        sys.path.insert(0, str(LAYER))
-    if MODULE_NAME in sys.modules:
-        return sys.modules[MODULE_NAME]
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, API_APP)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {API_APP}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[MODULE_NAME] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(load_template(ROOT / "template.yaml").function("ApiFunction"), "_openapi_api_app")
 
 
 def build_document() -> dict[str, Any]:
