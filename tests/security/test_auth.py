@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-import local.functions
-from local.functions import load_handler
+from local.functions import load_handler, load_module
 from local.stack import LocalStack
 from scripts.generate_openapi import OUTPUT as DOCUMENT
 from tests.security.conftest import API_KEY, table_items
@@ -57,7 +56,7 @@ def api_calls(secured_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Ite
         calls.append(event)
         return real(event, context)
 
-    monkeypatch.setitem(local.functions._loaded, function.logical_id, counting)
+    monkeypatch.setattr(load_module(function), function.handler_attr, counting)
     yield calls
 
 
