@@ -96,15 +96,20 @@ def lease_expired(chunk: Mapping[str, Any], now: float | None = None) -> bool:
     )
 
 
+def request_stop(store: Store, job_id: str, stop: Stop) -> None:
+    """Record the stop (the first one wins): from now on no chunk of the job is sent."""
+    if store.request_stop(job_id, stop.outcome, stop.code, stop.reason):
+        logger.info(
+            "job stopping", extra={"job_id": job_id, "outcome": stop.outcome.value, "code": stop.code}
+        )
+
+
 def stop_job(store: Store, executor: Executor, job_id: str, stop: Stop) -> dict[str, Any] | None:
     """Stop a job: no chunk is claimed for sending after this, pending ones get the stop's outcome.
 
     Chunks already in flight finish normally. Returns the finished job item if this call finished it.
     """
-    if store.request_stop(job_id, stop.outcome, stop.code, stop.reason):
-        logger.info(
-            "job stopping", extra={"job_id": job_id, "outcome": stop.outcome.value, "code": stop.code}
-        )
+    request_stop(store, job_id, stop)
     job = store.get_job(job_id)
     if job and job.get("stop"):
         settle_pending(store, executor, job_id, Stop.from_item(job["stop"]))

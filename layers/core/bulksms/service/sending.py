@@ -21,8 +21,8 @@ from bulksms.service.jobs import (
     Stop,
     finish_stopped,
     lease_expired,
+    request_stop,
     settle_abandoned,
-    settle_pending,
     stop_job,
 )
 
@@ -109,12 +109,10 @@ class Sender:
         return sum((report.counts for report in reports), Counter())
 
     def _settle_stopped(self, job: Mapping[str, Any], stop: Stop, chunks: Any) -> None:
-        job_id = job["job_id"]
         for chunk in chunks:
             if lease_expired(chunk):
                 settle_abandoned(self._store, job, chunk)
-        settle_pending(self._store, self._executor, job_id, stop)
-        if finished := self._store.finish_if_done(job_id):
+        if finished := stop_job(self._store, self._executor, job["job_id"], stop):
             self._on_finished(finished)
 
     def _send_chunk(
@@ -146,7 +144,7 @@ class Sender:
         if verdict.stop:
             # At once, not when the whole message is done: every chunk claimed after this sees the
             # stop and is not sent (the main thread then settles the pending ones).
-            self._store.request_stop(job_id, JobStatus.FAILED, verdict.stop.code, verdict.stop.reason)
+            request_stop(self._store, job_id, Stop(JobStatus.FAILED, verdict.stop.code, verdict.stop.reason))
         self._store.put_results(job_id, index, verdict.results)
         counts = verdict.counts()
         self._store.settle_chunk(job_id, index, counts)
