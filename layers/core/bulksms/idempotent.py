@@ -46,8 +46,14 @@ def _submit_once() -> Callable[..., dict[str, Any]]:
 
 
 def limits() -> Limits:
-    config = settings()
-    return Limits(config.chunk_size, config.chunks_per_message, config.max_recipients, config.max_parts)
+    config, provider = settings(), runtime.provider()
+    return Limits(
+        min(config.chunk_size, provider.max_numbers_per_request),
+        config.chunks_per_message,
+        config.max_recipients,
+        config.max_parts,
+        provider.refusal,
+    )
 
 
 def submit_idempotently(request: SendRequest, key: str | None) -> dict[str, Any]:

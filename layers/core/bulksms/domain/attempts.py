@@ -1,4 +1,4 @@
-"""Judge one `sendmsg` attempt: the single place that decides retry, failure, unknown or stop.
+"""Judge one send attempt: the verdicts (retry, failure, unknown, stop) and the legacy `sendmsg` answer.
 
 Reliability rules (design.md): a chunk is retried only when the attempt provably never reached
 Clickatell; an attempt whose fate is unknown marks its numbers `unknown` and is never resent; an
@@ -82,11 +82,13 @@ def results_for(
     return tuple(RecipientResult(to, status, error_code=code, error=error) for to in numbers)
 
 
-def _retry(reason: str) -> Verdict:
+def retry(reason: str) -> Verdict:
+    """The attempt provably never reached Clickatell: send the chunk again."""
     return Verdict(retry=True, reason=reason)
 
 
-def _ambiguous(numbers: Sequence[str], reason: str, unparsed: tuple[str, ...] = ()) -> Verdict:
+def ambiguous(numbers: Sequence[str], reason: str, unparsed: tuple[str, ...] = ()) -> Verdict:
+    """The attempt may have been processed: its numbers are `unknown`, never resent."""
     error = f"{reason}; Clickatell may have accepted it, so it is not resent automatically"
     return Verdict(
         False, reason, results_for(numbers, RecipientStatus.UNKNOWN, None, error), unparsed=unparsed
@@ -95,8 +97,8 @@ def _ambiguous(numbers: Sequence[str], reason: str, unparsed: tuple[str, ...] = 
 
 def judge_transport_failure(numbers: Sequence[str], failure: TransportFailure) -> Verdict:
     if failure in NOT_SENT_FAILURES:
-        return _retry(failure.value)
-    return _ambiguous(numbers, failure.value)
+        return retry(failure.value)
+    return ambiguous(numbers, failure.value)
 
 
 def judge_answer(numbers: Sequence[str], http_status: int, body: str) -> Verdict:
@@ -104,8 +106,8 @@ def judge_answer(numbers: Sequence[str], http_status: int, body: str) -> Verdict
     if not answer.records:
         reason = f"HTTP {http_status} without an ID or ERR answer"
         if http_status in RETRYABLE_HTTP_STATUSES:
-            return _retry(reason)
-        return _ambiguous(numbers, reason, answer.unparsed)
+            return retry(reason)
+        return ambiguous(numbers, reason, answer.unparsed)
     if len(answer.records) == 1 and answer.records[0].to is None:
         return _judge_single_record(numbers, answer.records[0])
     return _judge_per_number(numbers, answer)
@@ -119,10 +121,10 @@ def _judge_single_record(numbers: Sequence[str], record: Accepted | Rejected) ->
                 "accepted",
                 (RecipientResult(numbers[0], RecipientStatus.SUBMITTED, record.api_message_id),),
             )
-        return _ambiguous(numbers, "one ID without To: for several numbers")
+        return ambiguous(numbers, "one ID without To: for several numbers")
     error = f"{record.code}, {record.description}".rstrip(", ")
     if record.code in RETRYABLE_ERRORS:
-        return _retry(f"ERR: {error}")
+        return retry(f"ERR: {error}")
     stop = (
         JobStop(record.code, record.description) if record.code in ACCOUNT_ERRORS | MESSAGE_ERRORS else None
     )

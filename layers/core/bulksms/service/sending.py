@@ -12,10 +12,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.clickatell import ClickatellClient
 from bulksms.adapters.store import ChunkState, Store, chunk_numbers
 from bulksms.domain.attempts import JobStop
 from bulksms.domain.message import Message
+from bulksms.domain.provider import Provider
 from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
 from bulksms.service.jobs import (
     Stop,
@@ -47,7 +47,7 @@ class Sender:
     def __init__(
         self,
         store: Store,
-        client: ClickatellClient,
+        client: Provider,
         executor: Executor,
         *,
         lease_seconds: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ class Limits:
     chunks_per_message: int
     max_recipients: int
     max_parts: int
+    # The deployment's API refuses what it cannot carry: (field, reason), or None (Provider.refusal).
+    refusal: Callable[[Message], tuple[str, str] | None] = lambda message: None
 
 
 def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
@@ -49,10 +52,6 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
         encoded = encode_text(request.text, request.encoding, udh=request.udh, max_parts=limits.max_parts)
     except TextError as error:
         raise RequestError(error.field, str(error)) from error
-    recipients = parse_recipients(request.to)
-    if not recipients.accepted:
-        reasons = "; ".join(f"{r.to!r}: {r.reason}" for r in recipients.rejected[:3])
-        raise RequestError("to", f"no valid recipient ({reasons})", code="no_valid_recipient")
     message = Message(
         encoding=encoded.encoding,
         payload=encoded.payload,
@@ -63,6 +62,12 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
         callback=request.callback or 0,
         msg_type=request.msg_type,
     )
+    if refused := limits.refusal(message):
+        raise RequestError(*refused, code="unsupported_option")
+    recipients = parse_recipients(request.to)
+    if not recipients.accepted:
+        reasons = "; ".join(f"{r.to!r}: {r.reason}" for r in recipients.rejected[:3])
+        raise RequestError("to", f"no valid recipient ({reasons})", code="no_valid_recipient")
     return message, recipients
 
 
