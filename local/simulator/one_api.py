@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,10 +31,9 @@ if TYPE_CHECKING:
     from local.simulator.server import ClickatellSimulator
 
 PATH = "/v1/message"
+_SENDER = re.compile(r"[0-9]{1,16}|[A-Za-z0-9]{1,11}")
 MAX_MESSAGES = 100
 MAX_PARTS = 10
-# Every status update of the integration is pushed: what `callback=3` (intermediate + final) selects.
-CALLBACK_LEVEL = 3
 
 ERRORS: dict[int, tuple[int, str]] = {  # code -> (HTTP status when it is the only one, description)
     1: (401, "Invalid or missing integration API Key"),
@@ -123,7 +123,7 @@ def _check(message: Any) -> tuple[int, str] | None:
     if not isinstance(content, str) or not content:
         return 23, "content"
     sender = message.get("from", "")
-    if not isinstance(sender, str) or (sender and not (sender.isdigit() and len(sender) <= 16)):
+    if not isinstance(sender, str) or (sender and not _SENDER.fullmatch(sender)):
         return 23, "from"
     if _parts(content) > MAX_PARTS:
         return 100, ""
@@ -160,7 +160,7 @@ def answer(
             text_key=hashlib.blake2b(content.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest(),
             parts=_parts(content),
             sender=sender,
-            callback_level=CALLBACK_LEVEL,
+            callback_level=settings.one_api_callback_level,
             cli_msg_id=cli_msg_id,
         )
         numbers = [request.messages[i]["to"] for i in indexes]
