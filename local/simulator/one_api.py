@@ -149,7 +149,7 @@ def answer(
             code, detail = refused or (20, "")
             entries[index] = {
                 "accepted": False,
-                "to": str(message.get("to", "")),
+                "to": str(message.get("to", "")) if isinstance(message, dict) else "",
                 "error": _error(code, detail),
             }
             continue

@@ -155,6 +155,39 @@ def test_connection_refused_is_retried_then_not_sent(pool: urllib3.PoolManager) 
     assert {r.error_code for r in verdict.results} == {NOT_SENT_CODE}
 
 
+@pytest.mark.parametrize(
+    ("body", "key", "status", "code"),
+    [
+        (b"not json", KEY, 400, 21),
+        (b'{"messages": []}', KEY, 400, 21),
+        (b'{"messages": [{"to": "27821000001", "content": "x"}]}', "", 401, 1),
+        (b'{"messages": [{"to": "27821000001", "content": ""}, 7]}', KEY, 400, 23),
+        (b'{"messages": [{"to": "27821000001", "content": "x", "channel": "whatsapp"}]}', KEY, 400, 39),
+    ],
+)
+def test_the_simulator_answers_bad_requests_like_the_one_api(
+    sim: ClickatellSimulator, pool: urllib3.PoolManager, body: bytes, key: str, status: int, code: int
+) -> None:
+    answer = pool.request("POST", sim.url + one_api.PATH, body=body, headers={"Authorization": key})
+    document = json.loads(answer.data)
+    assert answer.status == status
+    error = document["error"] or document["messages"][0]["error"]
+    assert error["code"] == code and sim.stats()["recipients_accepted"] == 0
+
+
+def test_requests_are_counted_per_api(sim: ClickatellSimulator, pool: urllib3.PoolManager) -> None:
+    client(sim, pool).send(_message(), numbers(2), JOB)
+    form = {
+        "user": "sim-user",
+        "password": "sim-password",
+        "api_id": "3456789",
+        "to": "27821000009",
+        "text": "x",
+    }
+    assert pool.request("POST", sim.url + "/http/sendmsg", fields=form, encode_multipart=False).status == 200
+    assert sim.stats()["requests_by_api"] == {"http": 1, "one": 1}
+
+
 # ---- callbacks in the One API's shape ------------------------------------------------------------------
 
 
