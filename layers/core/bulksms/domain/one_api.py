@@ -190,45 +190,26 @@ def _message_result(entry: Any) -> RecipientResult | None:
     return None  # accepted without an id, or refused without a readable error: we cannot say
 
 
-def report_fields(callback: Any) -> list[dict[str, str]]:
-    """One API status callback(s) -> the legacy report fields the delivery path reads.
+def report_fields(callback: Any) -> dict[str, str] | None:
+    """A One API status callback -> the legacy report fields the delivery path reads; None when it is
+    not one (no `messageId` or no `to`: a legacy report, or nothing we can read).
 
-    Takes the flat object Clickatell posts (`messageId`, `clientMessageId`, `to`, `statusCode`,
-    `status`, `timestamp` in milliseconds, ...) or the event form some integrations receive
-    (`{"event": {"messageStatusUpdate": [...]}}`). An entry without a message id or a number is left
-    out; the caller answers a callback with no usable entry as invalid.
+    Clickatell posts one JSON object per status update: `messageId`, `clientMessageId`, `to`,
+    `statusCode`, `status`, `timestamp` in milliseconds, and more we do not need.
     """
     if not isinstance(callback, Mapping):
-        return []
-    event = _get(callback, "event")
-    if isinstance(event, Mapping):
-        updates = _get(event, "messageStatusUpdate")
-        entries = updates if isinstance(updates, list) else []
-    else:
-        entries = [callback]
-    return [fields for entry in entries if (fields := _report(entry)) is not None]
-
-
-def _get(mapping: Mapping[str, Any], name: str) -> Any:
-    """A field by name, in any case (the event form is seen capitalised too)."""
-    lowered = name.lower()
-    return next((value for key, value in mapping.items() if str(key).lower() == lowered), None)
-
-
-def _report(entry: Any) -> dict[str, str] | None:
-    if not isinstance(entry, Mapping):
         return None
-    message_id, to = _get(entry, "messageId"), _get(entry, "to")
+    message_id, to = callback.get("messageId"), callback.get("to")
     if not isinstance(message_id, str) or not message_id or not isinstance(to, str | int):
         return None
-    code = _code({"code": _get(entry, "statusCode")})
+    code = _code({"code": callback.get("statusCode")})
     fields = {
         "apiMsgId": message_id,
-        "cliMsgId": str(_get(entry, "clientMessageId") or ""),
+        "cliMsgId": str(callback.get("clientMessageId") or ""),
         "to": str(to).strip().removeprefix("+"),
         "status": STATUS_TO_LEGACY.get(code, UNKNOWN_STATUS) if code is not None else UNKNOWN_STATUS,
     }
-    timestamp = _get(entry, "timestamp")
+    timestamp = callback.get("timestamp")
     if isinstance(timestamp, int | float) and not isinstance(timestamp, bool) and timestamp > 0:
         fields["timestamp"] = str(int(timestamp) // 1000)  # milliseconds; legacy reports carry seconds
     return fields
