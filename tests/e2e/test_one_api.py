@@ -4,6 +4,7 @@ delivery report; options the One API lacks are refused."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -45,6 +46,14 @@ def test_a_job_goes_through_the_one_api_once_per_number_with_delivery_reports(on
     assert stats["recipients_accepted"] == 1000 and stats["duplicate_sends"] == 0
     [message] = stack.sim_messages(to[500])
     assert message["cli_msg_id"] == accepted["job_id"]
+    # The simulator's One API callbacks (JSON, intermediate then final) reach the stack's callback URL.
+    deadline = time.monotonic() + 60
+    while (job := stack.job(accepted["job_id"]))["counts"][
+        "delivered"
+    ] < 1000 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job["counts"]["delivered"] == 1000, (job, stack.sim_stats())
+    assert stack.sim_stats()["callbacks_failed"] == 0
 
 
 def test_flash_is_refused_on_a_one_deployment(one_stack: E2EStack) -> None:

@@ -268,6 +268,37 @@ def test_a_job_through_the_one_api_is_sent_once_per_number_in_requests_of_at_mos
     assert stored["cli_msg_id"] == job_id and stored["api_msg_id"] == by_number[to[123]]["api_message_id"]
 
 
+def test_one_api_callbacks_move_every_recipient_through_the_report_path(
+    api: Any, drain: Any, fresh: LocalStack, settings_env: Any
+) -> None:
+    """The simulator pushes the One API's JSON callbacks to the stack's callback URL (intermediate,
+    then final); each recipient ends with the status its final callback reported."""
+    settings_env(CLICKATELL_API="one")
+    sim = fresh.simulator
+    assert sim is not None
+    sim.configure(callback_delay_ms=20, callback_status_mix={"004": 3, "007": 1})
+    to = numbers(120)
+    job_id = submit(api, to, callback=3)
+    drain()
+    deadline = time.monotonic() + 60
+    while (stats := sim.stats())["callbacks_pending"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert stats["callbacks_pending"] == 0 and stats["callbacks_failed"] == 0, stats
+    assert stats["callbacks_sent"] == 2 * len(to)
+    by_status = stats["callbacks_by_status"]
+    job, by_number = check_every_number_once(fresh, api, job_id, to)
+    assert job["counts"]["delivered"] == by_status.get("004", 0)
+    assert job["counts"]["failed"] == by_status.get("007", 0)
+    assert job["counts"]["delivered"] + job["counts"]["failed"] == len(to)
+    for number, item in by_number.items():
+        final = sim.message(item["api_message_id"])
+        assert final is not None and final["to"] == number
+        expected = {"004": "delivered", "007": "failed"}[final["status"]]
+        assert item["status"] == expected and item["delivery_status"] == final["status"], item
+        assert item["reported_at"].isdigit()
+
+
 @pytest.mark.parametrize(
     ("extra", "field"),
     [

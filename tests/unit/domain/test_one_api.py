@@ -261,3 +261,13 @@ def test_what_is_not_a_one_api_callback_gives_no_fields(callback: object) -> Non
 def test_a_callback_without_status_code_changes_nothing() -> None:
     fields = one_api.report_fields({k: v for k, v in CALLBACK.items() if k != "statusCode"})
     assert fields is not None and fields["status"] == "001" and delivery_status("001") is None
+
+
+def test_a_one_api_callback_body_is_read_by_the_report_path() -> None:
+    from bulksms.domain.reports import parse_report, request_fields
+
+    fields = request_fields([], "application/json", json.dumps(CALLBACK).encode())
+    report = parse_report(fields)
+    assert (report.api_message_id, report.job_id, report.to) == ("a1b2c3", JOB, "27821234567")
+    assert report.status is S.DELIVERED and report.status_code == "004"
+    assert report.timestamp == "1506607698" and report.charge is None
