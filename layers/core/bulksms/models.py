@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-SenderId = Annotated[str, StringConstraints(pattern=r"^(\d{1,16}|[A-Za-z0-9 ]{1,11})$")]
+from bulksms.domain.message import SENDER_ID_PATTERN
+
 # https anywhere; plain http only to this machine, for local development.
 CallbackUrl = Annotated[
     str,
@@ -24,10 +25,17 @@ class SendRequest(BaseModel):
         description="Numbers in international format, as a list or one comma-separated string"
     )
     text: str = Field(description="The message; hex data when encoding is binary")
-    sender: SenderId | None = Field(
-        default=None, alias="from", description="Sender ID: up to 16 digits or 11 letters/digits"
+    # The pattern is documented here and checked by bulksms.domain.message.sender_problem, which
+    # says what is wrong in words a pattern cannot.
+    sender: str | None = Field(
+        default=None,
+        alias="from",
+        description="Sender ID: up to 16 digits, or up to 11 letters and digits (no spaces)",
+        json_schema_extra={"pattern": SENDER_ID_PATTERN},
     )
-    mo: bool = Field(default=False, description="Send from a two-way number (needs from)")
+    mo: bool = Field(
+        default=False, description="Send from a two-way number: needs from, in digits (your two-way number)"
+    )
     callback: int | None = Field(
         default=None, ge=0, le=7, description="Clickatell delivery callback level 0-7"
     )
