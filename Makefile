@@ -78,11 +78,18 @@ lock: $(VENV)/.installed ## Recompile layers/core/requirements.txt (with hashes)
 bench: $(VENV)/.installed ## Throughput, cold start, memory and cost against baselines (about 10 minutes).
 	$(VENV)/bin/python -m bench
 
-local: $(VENV)/.installed ## Run the whole system on this machine (Ctrl-C stops it); SIM_FAULTS=http_5xx=0.1,...
-	SIM_FAULTS='$(SIM_FAULTS)' $(VENV)/bin/python -m local.run
+# make local: where it serves, and template parameter overrides (PARAMETERS="Name=Value Name2=Value2").
+API_PORT ?= 3000
+MOTO_PORT ?= 5000
+SIM_PORT ?= 8099
+PARAMETERS ?=
+
+local: $(VENV)/.installed ## Run the whole system here (Ctrl-C stops it); API_PORT MOTO_PORT SIM_PORT PARAMETERS SIM_FAULTS.
+	SIM_FAULTS='$(SIM_FAULTS)' $(VENV)/bin/python -m local.run --api-port $(API_PORT) \
+		--moto-port $(MOTO_PORT) --sim-port $(SIM_PORT) $(foreach p,$(PARAMETERS),--parameter '$(p)')
 
 demo: $(VENV)/.installed ## Send a 10,000-recipient job through the local stack (starts it if needed).
-	$(VENV)/bin/python -m local.demo
+	$(VENV)/bin/python -m local.demo --api-url http://127.0.0.1:$(API_PORT)
 
 lint-template: $(SAM_VENV)/.installed ## cfn-lint and sam validate --lint on template.yaml.
 	$(CFN_LINT) --include-checks I --ignore-checks I4010 -- template.yaml

@@ -14,7 +14,7 @@ from typing import Any
 
 from local.context import LocalContext
 from local.events import function_url_event, rest_api_event
-from local.functions import load_handler
+from local.functions import invoke
 from local.template import FunctionDefinition, LocalTemplate
 
 log = logging.getLogger("local.gateway")
@@ -107,7 +107,7 @@ class Gateway:
     def _invoke(self, function: FunctionDefinition, event: dict[str, Any]) -> HttpAnswer:
         context = LocalContext(function.logical_id, function.memory_mb, function.timeout_s)
         try:
-            answer = load_handler(function)(event, context)
+            answer = invoke(function, event, context)
         except Exception:  # what API Gateway answers when the function itself fails
             log.exception("%s raised", function.logical_id)
             return _json(502, {"message": "Internal server error"})
