@@ -4,7 +4,6 @@ stack at another Clickatell, and Ctrl-C under load. Each test runs `python -m lo
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import socket
 import subprocess
@@ -16,7 +15,6 @@ from pathlib import Path
 import pytest
 import urllib3
 
-from local.run import config_from_args
 from local.simulator import ClickatellSimulator
 from local.stack import SIM_CREDENTIALS
 from tests.e2e.conftest import API_KEY, READY_LINE, free_ports, numbers
@@ -24,21 +22,6 @@ from tests.e2e.conftest import API_KEY, READY_LINE, free_ports, numbers
 ROOT = Path(__file__).resolve().parents[2]
 PORT_IN_USE_EXIT_S = 30  # the bound for "a port already in use" to end the start
 CTRL_C_EXIT_S = 10  # and for Ctrl-C to stop everything
-
-
-def test_make_local_passes_ports_and_parameters_to_local_run() -> None:
-    # -n: print the command only; -o: never rebuild the virtualenv for it.
-    made = subprocess.run(
-        [
-            "make", "-s", "-n", "-o", ".venv/.installed", "local", "API_PORT=3100", "MOTO_PORT=5100",
-            "SIM_PORT=8199", "PARAMETERS=ClickatellBaseUrl=http://127.0.0.1:8299 MaxParts=4",
-        ],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    words = shlex.split(made.stdout.replace("\\\n", " "))
-    config = config_from_args(words[words.index("local.run") + 1 :])
-    assert (config.api_port, config.moto_port, config.sim_port) == (3100, 5100, 8199)
-    assert config.parameter_overrides == {"ClickatellBaseUrl": "http://127.0.0.1:8299", "MaxParts": "4"}
 
 
 @pytest.mark.parametrize("busy", ["--api-port", "--moto-port", "--sim-port"])

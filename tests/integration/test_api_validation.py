@@ -128,3 +128,22 @@ def test_a_valid_request_answers_what_was_normalised(api: Any) -> None:
     assert answer["client_reference"] == "order-42"
     assert answer["links"]["self"] == f"/v1/messages/{answer['job_id']}"
     assert json.dumps(answer)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("PUT", "/v1/messages"), ("POST", "/v1/messages/" + "0" * 32), ("GET", "/v1/nothing-here")],
+)
+def test_a_method_or_path_the_api_lacks_is_api_gateways_403(
+    api: Any, fresh: LocalStack, method: str, path: str
+) -> None:
+    # What API Gateway's REST API answers (MISSING_AUTHENTICATION_TOKEN through DEFAULT_4XX), with a
+    # valid key too: never a 405 or a 404 that only the local stack would give.
+    status, answer = api.call(method, path, GOOD)
+    assert status == 403
+    assert answer["error"] == {
+        "code": "MISSING_AUTHENTICATION_TOKEN",
+        "message": "Missing Authentication Token",
+        "field": None,
+    }
+    assert_nothing_happened(fresh)

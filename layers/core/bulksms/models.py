@@ -6,7 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from bulksms.domain.encoding import Encoding
 from bulksms.domain.message import SENDER_ID_PATTERN
+from bulksms.domain.status import JobStatus, RecipientStatus
+
+Count = Annotated[int, Field(ge=0)]
 
 # https anywhere; plain http only to this machine, for local development.
 CallbackUrl = Annotated[
@@ -60,45 +64,51 @@ class JobLinks(BaseModel):
 
 class SendAccepted(BaseModel):
     job_id: str
-    status: str
-    accepted: int
-    duplicates_removed: int
-    normalised: int
+    status: JobStatus
+    accepted: Annotated[int, Field(ge=1)]
+    duplicates_removed: Count
+    normalised: Count
     rejected: list[RejectedNumber]
-    rejected_count: int
-    encoding: str
-    parts_per_message: int
+    rejected_count: Count
+    encoding: Encoding
+    parts_per_message: Annotated[int, Field(ge=1)]
     client_reference: str | None = None
     links: JobLinks
 
 
 class Counts(BaseModel):
-    total: int
-    queued: int
-    submitted: int
-    delivered: int
-    failed: int
-    expired: int
-    unknown: int
-    cancelled: int
+    total: Count
+    queued: Count
+    submitted: Count
+    delivered: Count
+    failed: Count
+    expired: Count
+    unknown: Count
+    cancelled: Count
+
+
+class StopView(BaseModel):
+    outcome: Literal[JobStatus.FAILED, JobStatus.CANCELLED]
+    code: str = Field(description="Clickatell's error code, or what stopped the job (e.g. CANCELLED)")
+    reason: str
 
 
 class JobView(BaseModel):
     job_id: str
-    status: str
+    status: JobStatus
     created_at: str
     updated_at: str | None = None
     finished_at: str | None = None
     client_reference: str | None = None
-    encoding: str
-    parts_per_message: int
+    encoding: Encoding
+    parts_per_message: Annotated[int, Field(ge=1)]
     counts: Counts
-    stop: dict[str, str] | None = None
+    stop: StopView | None = None
 
 
 class RecipientView(BaseModel):
     to: str
-    status: str
+    status: RecipientStatus
     api_message_id: str | None = None
     error_code: str | None = None
     error: str | None = None
