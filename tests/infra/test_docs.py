@@ -1,0 +1,58 @@
+"""The documents point at what exists: every repository path they name, every test they tell you to
+run, and the licence they name."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ["README.md", "CONTRIBUTING.md", "docs/architecture.md"]
+# `layers/core/...`, `functions/*/app.py`, `domain/answers.py`: a path in backticks.
+_PATH = re.compile(r"`((?:[\w.*-]+/)+[\w.*-]*)`|`([\w-]+\.(?:py|md|json|yaml|toml))`")
+# Inside the layer, documents name modules relative to it (`domain/answers.py`, `bulksms/models.py`).
+_BASES = (ROOT, ROOT / "layers/core", ROOT / "layers/core/bulksms")
+
+
+GENERATED = {"bench/results.json"}  # written by `make bench`, not committed
+
+
+def _exists(name: str) -> bool:
+    return any(any(base.glob(name.rstrip("/"))) for base in _BASES)
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_named_paths_exist(doc: str) -> None:
+    text = (ROOT / doc).read_text()
+    names = {a or b for a, b in _PATH.findall(text)}
+    names = {n for n in names if not n.startswith(("http", "v1/", "/", ".venv")) and "<" not in n}
+    assert names, doc
+    missing = sorted(n for n in names - GENERATED if not _exists(n))
+    assert not missing, f"{doc} names paths that do not exist: {missing}"
+
+
+def test_contributing_test_commands_select_tests() -> None:
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    commands = re.findall(r"^\.venv/bin/python -m pytest (.+)$", text, flags=re.MULTILINE)
+    assert commands
+    for command in commands:
+        args = [a for a in command.split() if a not in ("-q", "-x")]
+        ran = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert ran.returncode == 0, f"{command}: {ran.stdout[-500:]}{ran.stderr[-500:]}"
+
+
+def test_the_licence_is_mit() -> None:
+    licence = (ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in licence
+
+
+def test_the_report_path_section_is_marked_for_the_lead() -> None:
+    architecture = (ROOT / "docs/architecture.md").read_text()
+    assert "<!-- lead: report path -->" in architecture
