@@ -4,14 +4,18 @@ every invocation's log lines carry its own function's name and memory size and n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from local.functions import load_module
 from local.stack import LocalStack
 from tests.integration.jobs import numbers, submit
 
@@ -50,11 +54,42 @@ def lines(fresh: LocalStack) -> Iterator[Lines]:
 
 
 def test_every_function_module_is_imported_before_serving(fresh: LocalStack) -> None:
-    import sys
-
     for function in fresh.template.functions():
         module = sys.modules.get(f"_function_{function.logical_id}")
         assert module is not None and callable(getattr(module, function.handler_attr)), function.logical_id
+
+
+def test_concurrent_loads_of_a_module_get_it_whole_and_once(fresh: LocalStack, tmp_path: Path) -> None:
+    # The KeyError: a thread used a module another thread was still executing. A handler
+    # module whose import takes a while (as a cold one does) makes the window wide.
+    (tmp_path / "slow_app.py").write_text(
+        "import time\nLOADS = []\ntime.sleep(0.3)\nLOADS.append(1)\n\n"
+        "def lambda_handler(event, context):\n    return LOADS\n"
+    )
+    function = dataclasses.replace(
+        fresh.function("SweeperFunction"), code_dir=tmp_path, handler_module="slow_app"
+    )
+    name = "_test_concurrent_load"
+    barrier = threading.Barrier(6)
+    loaded: list[Any] = []
+
+    def load() -> None:
+        barrier.wait()
+        module = load_module(function, name)
+        loaded.append((module, getattr(module, "lambda_handler", None)))
+
+    threads = [threading.Thread(target=load) for _ in range(6)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(loaded) == 6
+        assert len({id(module) for module, _ in loaded}) == 1
+        assert all(callable(handler) for _, handler in loaded), "a thread got a module still being imported"
+        assert loaded[0][0].LOADS == [1]  # executed once
+    finally:
+        sys.modules.pop(name, None)
 
 
 def test_each_invocation_logs_its_own_function_and_keys(
