@@ -139,10 +139,11 @@ def function_url_paths(app: ApiGatewayResolver) -> dict[str, Any]:
         described = FUNCTION_URL_ROUTES.get(path)
         if described is None:
             raise ValueError(f"function-URL route {path} is not described in FUNCTION_URL_ROUTES")
-        paths[path] = {"servers": [FUNCTION_URL_SERVER]}
+        paths[path] = {}
         for method, operation in operations.items():
             documented: dict[str, Any] = {
                 "operationId": operation["operationId"],
+                "servers": [FUNCTION_URL_SERVER],
                 "summary": described["summary"],
                 "description": described["description"],
                 "security": [],
