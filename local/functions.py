@@ -67,6 +67,7 @@ def _invoke_isolated(handler: Handler, event: dict[str, Any], context: Any) -> A
 # Locally that attribute is kept per invocation (a contextvars context); outside one it is the
 # formatter's own. Work the invocation hands to a thread pool carries the context along (runtime.py).
 _INVOCATION_KEYS: ContextVar[dict[int, dict[str, Any]] | None] = ContextVar("local_log_keys", default=None)
+_BASE = "_local_base_log_format"  # where a formatter keeps its own keys once patched
 
 
 class _PerInvocationLogKeys:
@@ -93,9 +94,6 @@ class _PerInvocationLogKeys:
             formatter.__dict__[_BASE] = formatter.__dict__.pop("log_format", {})
         base: dict[str, Any] = formatter.__dict__[_BASE]
         return base
-
-
-_BASE = "_local_base_log_format"
 
 
 def _isolate_log_keys() -> None:
