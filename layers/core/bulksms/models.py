@@ -103,6 +103,11 @@ class JobView(BaseModel):
     encoding: Encoding
     parts_per_message: Annotated[int, Field(ge=1)]
     counts: Counts
+    charge_total: str = Field(
+        "0",
+        description="Sum of the charges delivery reports gave, as a decimal string",
+        pattern=r"^\d+(\.\d+)?$",
+    )
     stop: StopView | None = None
 
 

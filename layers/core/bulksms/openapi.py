@@ -82,14 +82,15 @@ FUNCTION_URL_ROUTES: dict[str, dict[str, Any]] = {
         "summary": "Clickatell delivery callback",
         "description": (
             "Clickatell's delivery report for one message (legacy fields api_id, apiMsgId, cliMsgId, "
-            "timestamp, to, from, status, charge), in the query (GET) or a form body (POST). Not an "
-            "API-key route: authenticated by the deployment's callback token. Idempotent; a report "
-            "never moves a recipient backwards."
+            "timestamp, to, from, status, charge; names in any case), in the query "
+            "(GET) or the body (POST: a form, XML as `data=<callback>...` or a bare document, or JSON). "
+            "Not an API-key route: authenticated by the deployment's callback token. Idempotent; a "
+            "report never moves a recipient backwards."
         ),
         "responses": {
             200: "applied, unchanged (repeated, stale or no change) or unknown_message (not ours, or "
             "the job has finished: Clickatell must not retry it)",
-            400: "invalid: the report lacks the fields that identify the message",
+            400: "invalid: <reason>: a field is missing, malformed or too long; nothing was written",
             403: "forbidden: a missing or wrong token; nothing was written",
             503: "not_ready: the number's send result is not stored yet; Clickatell retries",
         },
@@ -107,11 +108,12 @@ _TOKEN = {
     "description": "The deployment's callback token (CallbackTokenSecret)",
     "schema": {"type": "string", "minLength": 1},
 }
-_FORM = {
+_FIELDS = {"type": "object", "additionalProperties": {"type": "string"}}
+_REPORT_BODY = {
     "content": {
-        "application/x-www-form-urlencoded": {
-            "schema": {"type": "object", "additionalProperties": {"type": "string"}}
-        }
+        "application/x-www-form-urlencoded": {"schema": _FIELDS},
+        "application/json": {"schema": {"type": "object"}},
+        "text/xml": {"schema": {"type": "string"}},
     }
 }
 
@@ -151,7 +153,7 @@ def function_url_paths(app: ApiGatewayResolver) -> dict[str, Any]:
                 "responses": {str(k): _text_response(v) for k, v in described["responses"].items()},
             }
             if method == "post":
-                documented["requestBody"] = _FORM
+                documented["requestBody"] = _REPORT_BODY
             paths[path][method] = documented
     return paths
 
