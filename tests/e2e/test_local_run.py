@@ -107,7 +107,6 @@ def test_another_clickatell_then_ctrl_c_under_load(tmp_path: Path) -> None:
             poller.start()
             time.sleep(3)  # sender invocations now wait on the slow server
             assert other.stats()["requests"] > 1
-            began = time.monotonic()
             process.send_signal(signal.SIGINT)
             try:
                 code = process.wait(timeout=CTRL_C_EXIT_S)
@@ -116,7 +115,6 @@ def test_another_clickatell_then_ctrl_c_under_load(tmp_path: Path) -> None:
             finally:
                 polling.set()
             assert code == 0, log_path.read_text()[-3000:]
-            assert time.monotonic() - began < CTRL_C_EXIT_S
         finally:
             if process.poll() is None:
                 process.kill()
