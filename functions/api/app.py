@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import idempotent, runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
+from bulksms.domain.status import RecipientStatus
 from bulksms.models import JobView, RecipientsPage, SendAccepted, SendRequest
 from bulksms.service import cancellation, queries
 from bulksms.service.errors import NotFound
@@ -45,9 +46,7 @@ def get_job(job_id: JobId) -> JobView:
 @app.get("/v1/messages/<job_id>/recipients")
 def list_recipients(
     job_id: JobId,
-    status: Annotated[
-        str | None, Query(pattern="^(queued|submitted|delivered|failed|expired|unknown|cancelled)$")
-    ] = None,
+    status: Annotated[RecipientStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> RecipientsPage:

@@ -106,11 +106,11 @@ def test_account_errors_fail_the_chunk_and_stop_the_job(
     assert sim.stats()["recipients_accepted"] == 0
 
 
-def test_more_than_a_request_may_carry_is_refused_by_the_simulator_and_stops(
+def test_more_than_a_request_may_carry_is_refused_by_the_simulator(
     sim: ClickatellSimulator, pool: urllib3.PoolManager
 ) -> None:
     verdict = client(sim, pool).send(_message(), numbers(101), JOB)
-    assert verdict.stop is not None and verdict.stop.code == "22"
+    assert verdict.stop is None and {(r.status, r.error_code) for r in verdict.results} == {(S.FAILED, "22")}
     assert sim.stats()["recipients_accepted"] == 0
 
 

@@ -116,6 +116,14 @@ def test_crate_207_refused_message_fails_with_its_code() -> None:
     assert verdict.stop is None
 
 
+@pytest.mark.parametrize("code", [21, 22, 41])
+def test_a_request_level_error_that_is_not_the_account_fails_the_chunk_only(code: int) -> None:
+    body = json.dumps({"error": {"code": code, "description": "d"}}).encode()
+    verdict = one_api.judge_answer([N1, N2], 400, body)
+    assert not verdict.retry and verdict.stop is None
+    assert {(r.status, r.error_code) for r in verdict.results} == {(S.FAILED, str(code))}
+
+
 def test_crate_401_request_level_error_fails_every_number_and_stops_the_job() -> None:
     verdict = one_api.judge_answer([N1, N2], 401, CRATE_401)
     assert not verdict.retry
@@ -175,8 +183,12 @@ def test_a_number_echoed_with_a_plus_is_still_ours() -> None:
     assert one_api.judge_answer([N1], 202, body).results == (RecipientResult(N1, S.SUBMITTED, "a1"),)
 
 
-@pytest.mark.parametrize(("code", "stops"), [(20, True), (45, True), (100, True), (25, False), (26, False)])
-def test_per_message_account_or_message_errors_stop_the_job(code: int, stops: bool) -> None:
+@pytest.mark.parametrize(
+    ("code", "stops"), [(20, True), (46, True), (45, False), (100, False), (25, False), (26, False)]
+)
+def test_per_message_account_errors_stop_the_job_other_errors_fail_their_number(
+    code: int, stops: bool
+) -> None:
     body = json.dumps(
         {
             "messages": [

@@ -33,10 +33,10 @@ MAX_MESSAGES_PER_REQUEST = 100
 PATH = "/v1/message"
 DEFAULT_BASE_URL = "https://platform.clickatell.com"
 
-# Error codes (One API errors table). Request level: the account or the integration cannot send.
+# Error codes (One API errors table) meaning the account or the integration cannot send: the job stops.
+# Every other code fails its numbers only, as the legacy request errors do (domain.attempts): the API
+# refuses what it can see early, and one that still comes back fails only its chunk.
 ACCOUNT_ERRORS = frozenset({1, 2, 3, 7, 20, 46})
-# About the message itself or the sender every number of the job shares: the rest would fail the same.
-MESSAGE_ERRORS = frozenset({21, 22, 24, 30, 38, 39, 40, 44, 45, 100})
 # "Internal error", "Internal error, please retry", "Rate limit": at request level nothing was processed.
 RETRYABLE_ERRORS = frozenset({18, 19, 43})
 
@@ -149,7 +149,7 @@ def _judge_request_error(numbers: Sequence[str], http_status: int, error: Any) -
     reason = f"One API error {code}: {description}".rstrip(": ")
     if code in RETRYABLE_ERRORS:
         return retry(reason)  # a request-level error: no message of the request was processed
-    stop = JobStop(str(code), description) if code in ACCOUNT_ERRORS | MESSAGE_ERRORS else None
+    stop = JobStop(str(code), description) if code in ACCOUNT_ERRORS else None
     return Verdict(False, reason, results_for(numbers, RecipientStatus.FAILED, str(code), description), stop)
 
 
@@ -165,7 +165,7 @@ def _judge_messages(numbers: Sequence[str], messages: list[Any]) -> Verdict:
             unparsed.append(json.dumps(entry, default=str)[:200])
             continue
         by_number[result.to] = result
-        if stop is None and result.error_code and int(result.error_code) in ACCOUNT_ERRORS | MESSAGE_ERRORS:
+        if stop is None and result.error_code and int(result.error_code) in ACCOUNT_ERRORS:
             stop = JobStop(result.error_code, result.error or "")
     missing = "missing from Clickatell's answer; it may have been accepted, so it is not resent"
     results = tuple(
