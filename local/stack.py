@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from local.aws_env import (
     LocalResources,
     apply_environment,
+    client,
     client_environment,
     clients,
     function_environment,
@@ -28,6 +29,7 @@ from local.events import scheduled_event
 from local.functions import load_handler
 from local.gateway import Gateway
 from local.poller import FunctionTarget, SqsPoller, SqsSource
+from local.scheduler import LocalScheduler
 from local.simulator import ClickatellSimulator, Faults
 from local.template import FunctionDefinition, LocalTemplate, load_template
 
@@ -54,7 +56,7 @@ class StackConfig:
     sim_faults: dict[str, Any] = field(default_factory=dict)
     sim_seed: int | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
-    pollers: bool = True
+    pollers: bool = True  # also runs the local scheduler; without, a test drives both by hand
     sweep_every_s: float | None = None  # None: the template's schedule
     prefix: str = "bulksms-local"
 
@@ -152,9 +154,11 @@ class LocalStack:
         self._spawn("api-server", self.api_server.serve_forever)
         self.simulator.configure(callback_url=self.callback_url)
         self._sqs = clients(self.endpoint)[1]
+        self.scheduler = self._build_scheduler()
         if config.pollers:
             for poller in self._build_pollers():
                 self.pollers.append(poller.start())
+            self._spawn("scheduler", self.scheduler.run, self._stop)
         self._start_sweeper()
         return self
 
@@ -222,6 +226,15 @@ class LocalStack:
                 )
                 pollers.append(SqsPoller(self._sqs, source, target))
         return pollers
+
+    def _build_scheduler(self) -> LocalScheduler:
+        (group,) = self.template.resources_of_type("AWS::Scheduler::ScheduleGroup")
+        queues = {
+            self.resources.queue_arn(queue.logical_id): self.resources.queue_url(queue.logical_id)
+            for queue in self.template.queue_definitions()
+        }
+        scheduler = client(self.endpoint, "scheduler")
+        return LocalScheduler(scheduler, self._sqs, self.resources.refs[group], queues)
 
     def sender_poller(self) -> SqsPoller:
         """A poller for the send queue that a test drives by hand (with `pollers=False`)."""

@@ -10,6 +10,8 @@ from aws_lambda_powertools.utilities import parameters
 
 from bulksms.adapters.clickatell import ClickatellClient, http_pool
 from bulksms.adapters.queue import SendQueue
+from bulksms.adapters.rate import NoCap, SendRate, SharedTokenBucket
+from bulksms.adapters.scheduler import JobScheduler
 from bulksms.adapters.store import Store
 from bulksms.domain.message import Credentials
 from bulksms.service.notify import StatusNotifier
@@ -27,6 +29,19 @@ def store() -> Store:
 @cache
 def send_queue() -> SendQueue:
     return SendQueue(settings().send_queue_url)
+
+
+@cache
+def scheduler() -> JobScheduler:
+    config = settings()
+    return JobScheduler(
+        config.schedule_group, config.scheduler_role_arn, config.send_queue_arn, config.dead_letter_queue_arn
+    )
+
+
+def send_rate() -> SendRate:
+    config = settings()
+    return SharedTokenBucket(config.table_name, config.max_send_rate) if config.max_send_rate else NoCap()
 
 
 @cache
@@ -71,4 +86,5 @@ def sender() -> Sender:
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,
         on_finished=notifier(),
+        rate=send_rate(),
     )

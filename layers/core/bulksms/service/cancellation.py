@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -14,8 +15,14 @@ CANCELLED_CODE = "CANCELLED"
 CANCELLED_REASON = "cancelled by request before it was sent"
 
 
-def cancel(store: Store, executor: Executor, job_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Returns the job after cancelling, and the job item if this call finished it. Idempotent."""
+def cancel(
+    store: Store, executor: Executor, job_id: str, *, unschedule: Callable[[str], None] = lambda job_id: None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Returns the job after cancelling, and the job item if this call finished it. Idempotent.
+
+    A scheduled job is stopped first, then its schedule deleted: a start that fires in between finds
+    the stop and queues nothing.
+    """
     job = store.get_job(job_id)
     if job is None:
         raise NotFound("job")
@@ -37,4 +44,6 @@ def cancel(store: Store, executor: Executor, job_id: str) -> tuple[dict[str, Any
             status=409,
         )
     finished = stop_job(store, executor, job_id, Stop(JobStatus.CANCELLED, CANCELLED_CODE, CANCELLED_REASON))
+    if job["status"] == JobStatus.SCHEDULED.value:
+        unschedule(job_id)
     return store.get_job(job_id) or job, finished

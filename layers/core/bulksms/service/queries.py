@@ -22,6 +22,8 @@ def job_view(job: Mapping[str, Any]) -> dict[str, Any]:
         "parts_per_message": int(job["message"]["parts"]),
         "counts": counts_of(job),
     }
+    if send_at := job.get("send_at"):
+        view["send_at"] = send_at
     if stop := job.get("stop"):
         view["stop"] = {"outcome": stop["outcome"], "code": stop["code"], "reason": stop["reason"]}
     return view

@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from bulksms.adapters.clickatell import ClickatellClient
+from bulksms.adapters.rate import NoCap, SendRate
 from bulksms.adapters.store import ChunkState, Store, chunk_numbers
 from bulksms.domain.attempts import JobStop
 from bulksms.domain.message import Message
@@ -30,7 +31,12 @@ logger = Logger(child=True)
 
 
 class RetryLater(Exception):
-    """Some chunks of the message were left pending (not enough time); SQS delivers it again."""
+    """Some chunks of the message were left pending: for lack of time (SQS delivers it again), or
+    because the send-rate budget was spent (`after_s` set: hand the chunks back for that long)."""
+
+    def __init__(self, message: str, after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.after_s = after_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,7 @@ class ChunkReport:
     counts: Counter[RecipientStatus]
     stop: JobStop | None = None
     deferred: bool = False
+    retry_after_s: float = 0.0  # deferred by the send-rate cap: ask again after this
 
 
 _NOTHING = ChunkReport(Counter())
@@ -53,6 +60,7 @@ class Sender:
         lease_seconds: int,
         min_time_to_start_ms: int,
         on_finished: Callable[[Mapping[str, Any]], None] = lambda job: None,
+        rate: SendRate | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -60,6 +68,7 @@ class Sender:
         self._lease_seconds = lease_seconds
         self._min_time_ms = min_time_to_start_ms
         self._on_finished = on_finished
+        self._rate = rate or NoCap()
 
     def process(
         self, job_id: str, chunk_indexes: Sequence[int], remaining_ms: Callable[[], int]
@@ -69,8 +78,8 @@ class Sender:
         if job is None:
             logger.warning("message for an unknown job dropped", extra={"job_id": job_id})
             return Counter()
-        if job["status"] in FINAL_JOB_STATUSES:
-            return Counter()
+        if job["status"] in FINAL_JOB_STATUSES or job["status"] == JobStatus.SCHEDULED:
+            return Counter()  # a scheduled job's chunks are sent once its schedule starts it
         chunks = self._store.load_chunks(job_id, chunk_indexes)
         if missing := sorted(set(chunk_indexes) - set(chunks)):
             logger.error("chunks missing from the store", extra={"job_id": job_id, "chunks": missing})
@@ -104,8 +113,9 @@ class Sender:
             self._on_finished(finished)
         if errors:
             raise errors[0]
-        if any(report.deferred for report in reports):
-            raise RetryLater(f"job {job_id}: chunks left pending for lack of time")
+        if deferred := [report for report in reports if report.deferred]:
+            after_s = max(report.retry_after_s for report in deferred)
+            raise RetryLater(f"job {job_id}: chunks left pending", after_s=after_s or None)
         return sum((report.counts for report in reports), Counter())
 
     def _settle_stopped(self, job: Mapping[str, Any], stop: Stop, chunks: Any) -> None:
@@ -131,6 +141,8 @@ class Sender:
             return _NOTHING
         if remaining_ms() < self._min_time_ms:
             return ChunkReport(Counter(), deferred=True)
+        if wait_s := self._rate.acquire(int(chunk["count"])):
+            return ChunkReport(Counter(), deferred=True, retry_after_s=wait_s)
         attempt = uuid.uuid4().hex
         if not self._store.claim_chunk(job_id, index, attempt, int(time.time()) + self._lease_seconds):
             return _NOTHING  # claimed by another delivery of this message, or settled by a stop
