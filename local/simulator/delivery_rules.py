@@ -16,11 +16,12 @@ MAX_VALIDITY_MINUTES = 1440
 MAX_DELAY_MINUTES = 7 * 24 * 60
 SLACK_SECONDS = 5 * 60
 _INT = re.compile(r"[0-9]{1,9}")
+_UNIX_TIME = re.compile(r"[0-9]{1,12}")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 def _scheduled_at(value: str) -> float | None:
-    if _INT.fullmatch(value):
+    if _UNIX_TIME.fullmatch(value):
         return float(value)
     if _ISO.fullmatch(value):
         try:
