@@ -8,6 +8,7 @@ Phases (a progress line each, and one per round):
   4  API at scale: a 100,000-recipient POST /v1/messages through the real handler vs phonenumbers alone
   5  end to end: a job through the local stack vs moto's own BatchWriteItem rate
   6  cost model per million recipients, from what phase 5 counted
+  7  rate cap: five jobs at once under MaxSendRate; the busiest 10 s the simulator saw vs the cap
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from bench.procs import LAYER, ROOT
 
-PHASES = ("send", "connections", "tls", "store", "moto", "api", "cold", "e2e", "cost")
+PHASES = ("send", "connections", "tls", "store", "moto", "api", "cold", "e2e", "cost", "rate")
 DEFAULT_OUT = ROOT / "bench" / "results.json"
 SMOKE_OUT = ROOT / "bench" / "results-smoke.json"
 
@@ -47,6 +48,7 @@ HEADLINE_KEYS = (
     "e2e_recipients_per_s",
     "moto_batch_write_items_per_s",
     "cost_per_million_usd",
+    "rate_cap_ratio",
 )
 
 
@@ -99,7 +101,7 @@ def _environment(threads: int, chunk_size: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     _environment_paths()
-    from bench import api_scale, cold_start, cost, dynamo, e2e, send_path
+    from bench import api_scale, cold_start, cost, dynamo, e2e, rate_cap, send_path
     from bench.config import BenchConfig, template_facts
     from bench.procs import start_moto, start_simulator, start_tls_simulator, stop_all
 
@@ -224,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif "cost" in only:
             errors["cost"] = "needs the e2e phase"
+        phase(
+            "rate",
+            f"7 rate cap: {cfg.rate_cap_jobs} jobs x {cfg.rate_cap_recipients:,} at MaxSendRate "
+            f"{cfg.rate_cap_per_s}/s",
+            lambda: rate_cap.measure(workdir, cfg, progress),
+        )
     finally:
         stop_all()
         if args.keep_logs or errors:
@@ -296,6 +304,7 @@ def assemble(
         "e2e_recipients_per_s": _get(raw, "e2e", "recipients_per_s"),
         "moto_batch_write_items_per_s": _get(raw, "moto", "items_per_s"),
         "cost_per_million_usd": _get(raw, "cost", "cost_per_million_usd"),
+        "rate_cap_ratio": _get(raw, "rate", "ratio"),
     }
     goals = {
         "send_vs_bare_urllib3": (">=", 0.85),
@@ -304,6 +313,7 @@ def assemble(
         "import_vs_boto3": ("<=", 2.0),
         "api_100k_seconds": ("<=", 10.0),
         "api_100k_peak_mb": ("<", float(api_memory or 0)),
+        "rate_cap_ratio": ("<=", 1.1),
     }
     checked = {}
     for key, (op, limit) in goals.items():
@@ -469,6 +479,16 @@ def render_table(results: dict[str, Any]) -> str:
             _fmt(results["moto_batch_write_items_per_s"]),
             _fmt(_ratio(results["e2e_recipients_per_s"], results["moto_batch_write_items_per_s"]), 3),
             "(no goal)",
+        )
+    )
+    rate = raw.get("rate", {})
+    rows.append(
+        (
+            "7 rate cap: busiest 10 s (recipients/s, vs MaxSendRate)",
+            _fmt(_ratio(rate.get("max_recipients_per_10s"), 10)),
+            _fmt(rate.get("max_send_rate")),
+            _fmt(results["rate_cap_ratio"], 3),
+            verdict("rate_cap_ratio"),
         )
     )
     costs = raw.get("cost", {})

@@ -59,6 +59,11 @@ class BenchConfig:
     e2e_recipients: int  # phase 5: the job through the local stack, and moto's BatchWriteItem ceiling
     callback_recipients: int  # phase 5b: a job with callback level 3, for the callback path's costs
     callback_level: int = 3  # the README's example: intermediate + final status, two callbacks each
+    # phase 7: five jobs at once under MaxSendRate, in chunks small against 10 s of budget
+    rate_cap_per_s: int = 300
+    rate_cap_chunk: int = 30
+    rate_cap_jobs: int = 5
+    rate_cap_recipients: int = 1_200  # per job: 20 s at the cap
 
     @classmethod
     def full(cls, **overrides: int) -> BenchConfig:
@@ -94,6 +99,7 @@ class BenchConfig:
             api_recipients=1_000,
             e2e_recipients=1_200,
             callback_recipients=50,
+            rate_cap_recipients=100,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
