@@ -78,8 +78,8 @@ lock: $(VENV)/.installed ## Recompile layers/core/requirements.txt (with hashes)
 bench: $(VENV)/.installed ## Throughput, cold start, memory and cost against baselines (about 10 minutes).
 	$(VENV)/bin/python -m bench
 
-local: $(VENV)/.installed ## Run the whole system on this machine (Ctrl-C stops it); SIM_FAULTS=http_5xx=0.1,...
-	SIM_FAULTS='$(SIM_FAULTS)' $(VENV)/bin/python -m local.run
+local: $(VENV)/.installed ## Run the whole system on this machine (Ctrl-C stops it); SIM_FAULTS=..., PARAMETERS="Name=Value ..."
+	SIM_FAULTS='$(SIM_FAULTS)' $(VENV)/bin/python -m local.run $(foreach p,$(PARAMETERS),--parameter $(p))
 
 demo: $(VENV)/.installed ## Send a 10,000-recipient job through the local stack (starts it if needed).
 	$(VENV)/bin/python -m local.demo

@@ -67,7 +67,7 @@ class SharedTokenBucket:
     def acquire(self, recipients: int) -> float:
         cost = max(1, round(recipients * self._ms_per_recipient))
         booked = self._read()
-        for _ in range(_CONFLICT_ATTEMPTS):
+        for attempt in range(_CONFLICT_ATTEMPTS):
             now = int(self._clock() * 1000)
             start = max(booked, now)
             if start - now > self._max_wait_ms:
@@ -79,6 +79,8 @@ class SharedTokenBucket:
                 if start > now:
                     self._sleep((start - now) / 1000.0)
                 return 0.0
+            # Another sender booked first: back off a little (jittered) so the contenders spread.
+            time.sleep(random.uniform(0, min(0.1, 0.002 * 2**attempt)))  # noqa: S311
             booked = self._read()
         raise RuntimeError(f"the send-rate item stayed contended for {_CONFLICT_ATTEMPTS} attempts")
 
