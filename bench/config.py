@@ -59,11 +59,12 @@ class BenchConfig:
     e2e_recipients: int  # phase 5: the job through the local stack, and moto's BatchWriteItem ceiling
     callback_recipients: int  # phase 5b: a job with callback level 3, for the callback path's costs
     callback_level: int = 3  # the README's example: intermediate + final status, two callbacks each
-    # phase 7: five jobs at once under MaxSendRate, in chunks small against 10 s of budget
-    rate_cap_per_s: int = 300
-    rate_cap_chunk: int = 30
+    # phase 7: five jobs at once under MaxSendRate, in chunks small against 10 s of budget (1/40 of
+    # it) and few per second (4), so the cap binds well below what even a busy machine sends uncapped
+    rate_cap_per_s: int = 200
+    rate_cap_chunk: int = 50
     rate_cap_jobs: int = 5
-    rate_cap_recipients: int = 1_200  # per job: 20 s at the cap
+    rate_cap_recipients: int = 800  # per job: 20 s at the cap
 
     @classmethod
     def full(cls, **overrides: int) -> BenchConfig:
