@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -11,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import idempotent, runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
 from bulksms.models import DryRunResult, JobsPage, JobView, RecipientsPage, SendAccepted, SendRequest
-from bulksms.service import cancellation, queries
+from bulksms.service import cancellation, queries, scheduling
 from bulksms.service.errors import NotFound
 from bulksms.settings import settings
 
@@ -84,14 +85,21 @@ def list_recipients(
     return RecipientsPage.model_validate({"items": items, "next_token": page.next_token})
 
 
-@app.delete("/v1/messages/<job_id>")
-def cancel(job_id: JobId) -> JobView:
-    job, finished = cancellation.cancel(
-        runtime.store(), runtime.executor(), job_id, unschedule=runtime.scheduler().cancel
-    )
-    if finished:
-        runtime.notifier()(finished)
-    return JobView.model_validate(queries.job_view(job))
+@app.delete(
+    "/v1/messages/<job_id>",
+    responses={
+        200: {"description": "Cancelled: nothing was left to settle"},
+        202: {"description": "Cancelling: pending numbers are being settled in the background"},
+    },
+)
+def cancel(job_id: JobId) -> Response[JobView]:
+    job, settling = cancellation.cancel(runtime.store(), job_id, unschedule=_unschedule)
+    view = JobView.model_validate(queries.job_view(job))
+    return Response(202 if settling else 200, content_types.APPLICATION_JSON, view)
+
+
+def _unschedule(job: Mapping[str, Any]) -> None:
+    scheduling.unschedule(runtime.scheduler(), runtime.send_queue(), job, settings().chunks_per_message)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

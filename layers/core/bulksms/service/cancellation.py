@@ -1,33 +1,37 @@
-"""Cancel a job: numbers not yet sent become `cancelled`; chunks in flight finish normally."""
+"""Cancel a job: numbers not yet sent become `cancelled`; chunks in flight finish normally.
+
+Cancelling only records the stop, so it answers at once whatever the job's size: the pending chunks
+are settled in the background (the sender meets them in their queue messages, the sweeper otherwise),
+and the counts show it as it happens.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from bulksms.adapters.store import Store
-from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus
+from bulksms.adapters.store import Store, counter
+from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
 from bulksms.service.errors import NotFound, RequestError
-from bulksms.service.jobs import Stop, stop_job
+from bulksms.service.jobs import Stop, request_stop
 
 CANCELLED_CODE = "CANCELLED"
 CANCELLED_REASON = "cancelled by request before it was sent"
 
 
 def cancel(
-    store: Store, executor: Executor, job_id: str, *, unschedule: Callable[[str], None] = lambda job_id: None
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Returns the job after cancelling, and the job item if this call finished it. Idempotent.
+    store: Store, job_id: str, *, unschedule: Callable[[Mapping[str, Any]], None] = lambda job: None
+) -> tuple[dict[str, Any], bool]:
+    """Returns the job after recording the stop, and whether numbers are still left to settle.
 
-    A scheduled job is stopped first, then its schedule deleted: a start that fires in between finds
-    the stop and queues nothing.
+    Idempotent: cancelling a cancelled (or cancelling) job answers the same way. A scheduled job is
+    stopped first and then `unschedule`d: a start that fires in between finds the stop.
     """
     job = store.get_job(job_id)
     if job is None:
         raise NotFound("job")
     if job["status"] == JobStatus.CANCELLED.value:
-        return job, None
+        return job, False
     if job["status"] in FINAL_JOB_STATUSES:
         raise RequestError(
             None,
@@ -43,7 +47,8 @@ def cancel(
             code="job_stopping",
             status=409,
         )
-    finished = stop_job(store, executor, job_id, Stop(JobStatus.CANCELLED, CANCELLED_CODE, CANCELLED_REASON))
+    request_stop(store, job_id, Stop(JobStatus.CANCELLED, CANCELLED_CODE, CANCELLED_REASON))
     if job["status"] == JobStatus.SCHEDULED.value:
-        unschedule(job_id)
-    return store.get_job(job_id) or job, finished
+        unschedule(job)
+    job = store.get_job(job_id) or job
+    return job, int(job[counter(RecipientStatus.QUEUED)]) > 0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from bulksms.adapters.queue import SendQueue
+from bulksms.adapters.scheduler import JobScheduler
 from bulksms.adapters.store import Store
 from bulksms.domain.chunks import group_indexes
 from bulksms.domain.status import JobStatus
@@ -35,3 +38,12 @@ def start_job(store: Store, queue: SendQueue, job_id: str, chunks_per_message: i
     queue.enqueue(job_id, group_indexes(int(job["chunk_count"]), chunks_per_message))
     logger.info("scheduled job started", extra={"job_id": job_id, "send_at": job["send_at"]})
     return "started"
+
+
+def unschedule(
+    scheduler: JobScheduler, queue: SendQueue, job: Mapping[str, Any], chunks_per_message: int
+) -> None:
+    """After a scheduled job's stop: delete its schedule, and queue its chunks so that the sender
+    settles them with the stop at once (they had no queue messages yet); none of them is sent."""
+    scheduler.cancel(job["job_id"])
+    queue.enqueue(job["job_id"], group_indexes(int(job["chunk_count"]), chunks_per_message))
