@@ -47,13 +47,25 @@ def test_senders_book_back_to_back_slots_and_wait_for_theirs(fresh: LocalStack) 
     clock = FakeClock()
     limiter = bucket(100, clock)  # 100 recipients/s: 50 numbers take 0.5 s of the budget
 
-    assert limiter.acquire(50) == 0 and clock.slept == []  # [0, 0.5): at once
-    assert limiter.acquire(50) == 0 and clock.slept == [0.5]  # [0.5, 1.0): waits for its slot
-    assert limiter.acquire(50) == 0 and clock.slept == [0.5, 1.0]  # [1.0, 1.5): 1 s is the longest wait
-    wait = limiter.acquire(50)  # would start 1.5 s from now: refused, nothing booked
+    def take(recipients: int) -> float:
+        slot = limiter.acquire(recipients)
+        if not slot.retry_after_s:
+            limiter.wait(slot)
+        return slot.retry_after_s
+
+    assert take(50) == 0 and clock.slept == []  # [0, 0.5): at once
+    assert take(50) == 0 and clock.slept == [0.5]  # [0.5, 1.0): waits for its slot
+    assert take(50) == 0 and clock.slept == [0.5, 1.0]  # [1.0, 1.5): 1 s is the longest wait
+    wait = take(50)  # would start 1.5 s from now: refused, nothing booked
     assert 0.5 <= wait <= 1.0 and clock.slept == [0.5, 1.0]
     clock.now += 1.5
-    assert limiter.acquire(50) == 0 and clock.slept == [0.5, 1.0]  # its slot starts now
+    assert take(50) == 0 and clock.slept == [0.5, 1.0]  # its slot starts now
+
+
+def book(limiter: SharedTokenBucket) -> float:
+    slot = limiter.acquire(10)
+    limiter.wait(slot)
+    return slot.retry_after_s
 
 
 def test_concurrent_senders_never_book_the_same_slot(fresh: LocalStack) -> None:
@@ -61,8 +73,7 @@ def test_concurrent_senders_never_book_the_same_slot(fresh: LocalStack) -> None:
     limiter = bucket(1000, clock, max_wait_s=3600)  # 10 numbers = 10 ms; everything fits in the wait
     answers: list[float] = []
     threads = [
-        threading.Thread(target=lambda: answers.extend(limiter.acquire(10) for _ in range(15)))
-        for _ in range(8)
+        threading.Thread(target=lambda: answers.extend(book(limiter) for _ in range(15))) for _ in range(8)
     ]
     for thread in threads:
         thread.start()

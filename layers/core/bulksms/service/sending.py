@@ -137,8 +137,9 @@ class Sender:
             return _NOTHING
         if remaining_ms() < self._min_time_ms:
             return ChunkReport(Counter(), deferred=True)
-        if wait_s := self._rate.acquire(int(chunk["count"])):
-            return ChunkReport(Counter(), deferred=True, retry_after_s=wait_s)
+        slot = self._rate.acquire(int(chunk["count"]))
+        if slot.retry_after_s:
+            return ChunkReport(Counter(), deferred=True, retry_after_s=slot.retry_after_s)
         attempt = uuid.uuid4().hex
         if not self._store.claim_chunk(job_id, index, attempt, int(time.time()) + self._lease_seconds):
             return _NOTHING  # claimed by another delivery of this message, or settled by a stop
@@ -146,6 +147,7 @@ class Sender:
         if stop := self._store.job_stop(job_id):
             # Stopped between our read of the job and our claim: we hold the claim, nothing went out.
             return ChunkReport(finish_stopped(self._store, job_id, index, numbers, Stop.from_item(stop)))
+        self._rate.wait(slot)  # booked before the claim; its start is kept just before the POST
         started = time.perf_counter()
         # Our job id is the client message id: delivery callbacks carry it, with the number, back to the row.
         verdict = self._client.send(message, numbers, client_message_id=job_id)
