@@ -787,3 +787,40 @@ def test_no_credit_answered_per_number_stops_the_job(
         f"job {job['status']} with stop {job.get('stop')} after {requests} POSTs, all but one answered 301"
     )
     assert requests <= 3, f"{requests} of 10 chunks were POSTed after the account ran out of credit"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("with_to", [False, True], ids=["without-To", "with-To"])
+def test_whole_request_error_fails_its_chunk_and_the_job_goes_on(
+    api: Any, fresh: LocalStack, drain: Any, settings_env: Any, wire: SimRecorder, with_to: bool
+) -> None:
+    """A request-level error that is not about the account (106, once per number as S1 shows it) fails
+    that chunk's numbers with the code; the next chunk is still sent and the job completes."""
+    settings_env(CHUNKS_PER_MESSAGE=1, SENDER_THREADS=1)
+    refused: list[tuple[str, ...]] = []
+
+    def refuse_the_first(chunk: tuple[str, ...], attempt: int) -> Any:
+        if wire.calls:
+            return None
+        refused.append(chunk)
+        return plain_answer(
+            "".join(
+                "ERR: 106, Invalid source address" + (f" To: {n}" if with_to else "") + "\n" for n in chunk
+            )
+        )
+
+    wire.script = refuse_the_first
+    to = numbers(1200)  # two chunks, sent one after the other
+    job_id = submit(api, to)["job_id"]
+
+    drain()
+
+    job, by_number = check_every_number_once(fresh, api, job_id, to)
+    assert job["status"] == "completed" and not job.get("stop"), job
+    assert len(wire.calls) == 2
+    (chunk,) = refused
+    for number, item in by_number.items():
+        if number in chunk:
+            assert (item["status"], item["error_code"]) == ("failed", "106"), item
+        else:
+            assert item["status"] == "submitted", item

@@ -6,7 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-SenderId = Annotated[str, StringConstraints(pattern=r"^(\d{1,16}|[A-Za-z0-9 ]{1,11})$")]
+from bulksms.domain.encoding import Encoding
+from bulksms.domain.message import SENDER_ID_PATTERN
+from bulksms.domain.status import JobStatus, RecipientStatus
+
+Count = Annotated[int, Field(ge=0)]
+
 # https anywhere; plain http only to this machine, for local development.
 CallbackUrl = Annotated[
     str,
@@ -24,10 +29,17 @@ class SendRequest(BaseModel):
         description="Numbers in international format, as a list or one comma-separated string"
     )
     text: str = Field(description="The message; hex data when encoding is binary")
-    sender: SenderId | None = Field(
-        default=None, alias="from", description="Sender ID: up to 16 digits or 11 letters/digits"
+    # The pattern is documented here and checked by bulksms.domain.message.sender_problem, which
+    # says what is wrong in words a pattern cannot.
+    sender: str | None = Field(
+        default=None,
+        alias="from",
+        description="Sender ID: up to 16 digits, or up to 11 letters and digits (no spaces)",
+        json_schema_extra={"pattern": SENDER_ID_PATTERN},
     )
-    mo: bool = Field(default=False, description="Send from a two-way number (needs from)")
+    mo: bool = Field(
+        default=False, description="Send from a two-way number: needs from, in digits (your two-way number)"
+    )
     callback: int | None = Field(
         default=None, ge=0, le=7, description="Clickatell delivery callback level 0-7"
     )
@@ -68,55 +80,63 @@ class SendSummary(BaseModel):
     """What a send request amounts to: the fields of both the 202 answer and a dry run's."""
 
     status: str
-    accepted: int
-    duplicates_removed: int
-    normalised: int
+    accepted: Annotated[int, Field(ge=1)]
+    duplicates_removed: Count
+    normalised: Count
     rejected: list[RejectedNumber]
-    rejected_count: int
-    encoding: str
-    parts_per_message: int
+    rejected_count: Count
+    encoding: Encoding
+    parts_per_message: Annotated[int, Field(ge=1)]
     client_reference: str | None = None
     send_at: str | None = None
 
 
 class SendAccepted(SendSummary):
+    status: JobStatus
     job_id: str
     links: JobLinks
 
 
 class DryRunResult(SendSummary):
-    """status is `dry_run`; no job exists, so there is no job_id and no links."""
+    """No job exists, so there is no job_id and no links."""
 
-    estimated_credits: int = Field(description="parts per message x accepted numbers")
+    status: Literal["dry_run"]
+    estimated_credits: Count = Field(description="parts per message x accepted numbers")
 
 
 class Counts(BaseModel):
-    total: int
-    queued: int
-    submitted: int
-    delivered: int
-    failed: int
-    expired: int
-    unknown: int
-    cancelled: int
+    total: Count
+    queued: Count
+    submitted: Count
+    delivered: Count
+    failed: Count
+    expired: Count
+    unknown: Count
+    cancelled: Count
+
+
+class StopView(BaseModel):
+    outcome: Literal[JobStatus.FAILED, JobStatus.CANCELLED]
+    code: str = Field(description="Clickatell's error code, or what stopped the job (e.g. CANCELLED)")
+    reason: str
 
 
 class JobView(BaseModel):
     job_id: str
-    status: str
+    status: JobStatus
     created_at: str
     updated_at: str | None = None
     finished_at: str | None = None
     client_reference: str | None = None
-    encoding: str
-    parts_per_message: int
+    encoding: Encoding
+    parts_per_message: Annotated[int, Field(ge=1)]
     counts: Counts
     charge_total: str = Field(
         "0",
         description="Sum of the charges delivery reports gave, as a decimal string",
         pattern=r"^\d+(\.\d+)?$",
     )
-    stop: dict[str, str] | None = None
+    stop: StopView | None = None
     send_at: str | None = None
 
 
@@ -127,7 +147,7 @@ class JobsPage(BaseModel):
 
 class RecipientView(BaseModel):
     to: str
-    status: str
+    status: RecipientStatus
     api_message_id: str | None = None
     error_code: str | None = None
     error: str | None = None

@@ -13,7 +13,7 @@ from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import Store, now_iso
 from bulksms.domain.chunks import group_indexes, split
 from bulksms.domain.encoding import TextError, encode_text
-from bulksms.domain.message import LEGACY_HTTP_RULES, Message, ProviderRules
+from bulksms.domain.message import LEGACY_HTTP_RULES, Message, ProviderRules, sender_problem
 from bulksms.domain.numbers import parse_recipients
 from bulksms.domain.schedule import ScheduleError, iso, parse_send_at
 from bulksms.domain.status import JobStatus
@@ -66,8 +66,8 @@ def validate(request: SendRequest, limits: Limits, now: datetime | None = None) 
             f"{raw_count} numbers is more than the limit of {limits.max_recipients}; split the job",
             code="too_many_recipients",
         )
-    if request.mo and not request.sender:
-        raise RequestError("from", "mo needs from: the two-way number to send from")
+    if problem := sender_problem(request.sender, request.mo):
+        raise RequestError(*problem)
     if request.udh and request.msg_type != "SMS_TEXT":
         raise RequestError("udh", "udh cannot be combined with msg_type SMS_FLASH")
     _delivery_settings(request, limits.provider)
