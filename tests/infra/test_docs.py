@@ -55,8 +55,3 @@ def test_contributing_test_commands_select_tests() -> None:
 def test_the_licence_is_mit() -> None:
     licence = (ROOT / "LICENSE").read_text()
     assert licence.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in licence
-
-
-def test_the_report_path_section_is_marked_for_the_lead() -> None:
-    architecture = (ROOT / "docs/architecture.md").read_text()
-    assert "<!-- lead: report path -->" in architecture
