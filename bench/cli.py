@@ -8,6 +8,7 @@ Phases (a progress line each, and one per round):
   4  API at scale: a 100,000-recipient POST /v1/messages through the real handler vs phonenumbers alone
   5  end to end: a job through the local stack vs moto's own BatchWriteItem rate
   6  cost model per million recipients, from what phase 5 counted
+  7  rate cap: five jobs at once under MaxSendRate; the busiest 10 s the simulator saw vs the cap
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from bench.procs import LAYER, ROOT
 
-PHASES = ("send", "connections", "tls", "store", "moto", "api", "cold", "e2e", "cost")
+PHASES = ("send", "connections", "tls", "store", "moto", "api", "cold", "e2e", "cost", "rate")
 DEFAULT_OUT = ROOT / "bench" / "results.json"
 SMOKE_OUT = ROOT / "bench" / "results-smoke.json"
 
@@ -51,6 +52,7 @@ HEADLINE_KEYS = (
     "dlr_reports_per_s",
     "dlr_stack_peak_mb",
     "cost_per_million_usd",
+    "rate_cap_ratio",
 )
 
 
@@ -103,7 +105,7 @@ def _environment(threads: int, chunk_size: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     _environment_paths()
-    from bench import api_scale, cold_start, cost, dynamo, e2e, send_path
+    from bench import api_scale, cold_start, cost, dynamo, e2e, rate_cap, send_path
     from bench.config import BenchConfig, template_facts
     from bench.procs import start_moto, start_simulator, start_tls_simulator, stop_all
 
@@ -230,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif "cost" in only:
             errors["cost"] = "needs the e2e phase"
+        phase(
+            "rate",
+            f"7 rate cap: {cfg.rate_cap_jobs} jobs x {cfg.rate_cap_recipients:,} at MaxSendRate "
+            f"{cfg.rate_cap_per_s}/s",
+            lambda: rate_cap.measure(workdir, cfg, progress),
+        )
     finally:
         stop_all()
         if args.keep_logs or errors:
@@ -308,6 +316,7 @@ def assemble(
         "dlr_reports_per_s": _get(raw, "e2e", "callbacks", "reports_per_s"),
         "dlr_stack_peak_mb": _get(raw, "e2e", "callbacks", "stack_peak_rss_mb"),
         "cost_per_million_usd": _get(raw, "cost", "cost_per_million_usd"),
+        "rate_cap_ratio": _get(raw, "rate", "ratio"),
     }
     goals = {
         "send_vs_bare_urllib3": (">=", 0.85),
@@ -320,6 +329,7 @@ def assemble(
         "dlr_reports_per_s": (">=", 500.0),
         "dlr_stack_peak_mb": ("<", 1536.0),
         "cost_per_million_usd": ("<=", 2.0),
+        "rate_cap_ratio": ("<=", 1.1),
     }
     checked = {}
     for key, (op, limit) in goals.items():
@@ -502,6 +512,16 @@ def render_table(results: dict[str, Any]) -> str:
         rows.append(
             ("  stack peak RSS during it (MB)", _fmt(results["dlr_stack_peak_mb"]), "", "", "< 1,536")
         )
+    rate = raw.get("rate", {})
+    rows.append(
+        (
+            "7 rate cap: busiest 10 s (recipients/s, vs MaxSendRate)",
+            _fmt(_ratio(rate.get("max_recipients_per_10s"), 10)),
+            _fmt(rate.get("max_send_rate")),
+            _fmt(results["rate_cap_ratio"], 3),
+            verdict("rate_cap_ratio"),
+        )
+    )
     costs = raw.get("cost", {})
     if costs:
         for key, value in costs["cost_usd"].items():

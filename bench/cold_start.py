@@ -46,6 +46,10 @@ def lambda_environment() -> dict[str, str]:
         "SendQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/bulksms-send",
         "ClickatellSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bulksms/clickatell",
         "CallbackTokenSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bulksms/token",
+        "ScheduleGroup": "bulksms-schedules",
+        "SchedulerRole.Arn": "arn:aws:iam::123456789012:role/bulksms-scheduler",
+        "SendQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:bulksms-send",
+        "SendDeadLetterQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:bulksms-send-dlq",
     }
     env: dict[str, str] = {}
     for function in template.functions():

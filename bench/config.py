@@ -62,6 +62,12 @@ class BenchConfig:
         int  # phase 5b: a job at callback level 3: reports/s, memory, the report path's costs
     )
     callback_level: int = 3  # the README's example: intermediate + final status, two callbacks each
+    # phase 7: five jobs at once under MaxSendRate, in chunks small against 10 s of budget (1/40 of
+    # it) and few per second (4), so the cap binds well below what even a busy machine sends uncapped
+    rate_cap_per_s: int = 200
+    rate_cap_chunk: int = 50
+    rate_cap_jobs: int = 5
+    rate_cap_recipients: int = 800  # per job: 20 s at the cap
 
     @classmethod
     def full(cls, **overrides: int) -> BenchConfig:
@@ -97,6 +103,7 @@ class BenchConfig:
             api_recipients=1_000,
             e2e_recipients=1_200,
             callback_recipients=50,
+            rate_cap_recipients=100,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

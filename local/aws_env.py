@@ -137,12 +137,15 @@ class LocalResources:
 
 
 def clients(endpoint: str) -> tuple[Any, Any, Any]:
-    session = _session()
     return (
-        session.client("dynamodb", endpoint_url=endpoint),
-        session.client("sqs", endpoint_url=endpoint),
-        session.client("secretsmanager", endpoint_url=endpoint),
+        client(endpoint, "dynamodb"),
+        client(endpoint, "sqs"),
+        client(endpoint, "secretsmanager"),
     )
+
+
+def client(endpoint: str, service: str) -> Any:
+    return _session().client(service, endpoint_url=endpoint)
 
 
 def _session() -> Any:
@@ -182,6 +185,13 @@ def provision(
             "Attributes"
         ]["QueueArn"]
         refs[f"{queue.logical_id}.QueueName"] = name
+    for logical_id in template.resources_of_type("AWS::Scheduler::ScheduleGroup"):
+        name = f"{prefix}-{logical_id.lower()}"
+        client(endpoint, "scheduler").create_schedule_group(Name=name)
+        refs[logical_id] = name
+    for logical_id in template.resources_of_type("AWS::IAM::Role"):
+        # moto does not check who assumes what: the role only needs an ARN to be passed around.
+        refs[f"{logical_id}.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/{prefix}-{logical_id.lower()}"
     for secret in template.secrets():
         name = secret.name or f"{prefix}/{secret.logical_id}"
         value = json.dumps(dict(secret_values[secret.logical_id]))

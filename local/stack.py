@@ -20,6 +20,7 @@ from local.aws_env import (
     REGION,
     LocalResources,
     apply_environment,
+    client,
     client_environment,
     clients,
     function_environment,
@@ -32,6 +33,7 @@ from local.events import scheduled_event
 from local.functions import invoke, load_module
 from local.gateway import Gateway
 from local.poller import FunctionTarget, SqsPoller, SqsSource
+from local.scheduler import LocalScheduler
 from local.simulator import ClickatellSimulator, Faults
 from local.streams import MotoStreams, StreamPoller
 from local.template import FunctionDefinition, LocalTemplate, load_template
@@ -68,7 +70,7 @@ class StackConfig:
     sim_faults: dict[str, Any] = field(default_factory=dict)
     sim_seed: int | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
-    pollers: bool = True
+    pollers: bool = True  # also runs the local scheduler; without, a test drives both by hand
     sweep_every_s: float | None = None  # None: the template's schedule
     prefix: str = "bulksms-local"
 
@@ -170,9 +172,11 @@ class LocalStack:
         self._spawn("api-server", self.api_server.serve_forever)
         self.simulator.configure(callback_url=self.callback_url)
         self._sqs = clients(self.endpoint)[1]
+        self.scheduler = self._build_scheduler()
         if config.pollers:
             for poller in self._build_pollers():
                 self.pollers.append(poller.start())
+            self._spawn("scheduler", self.scheduler.run, self._stop)
         self.stream_pollers = self._build_stream_pollers()
         if config.pollers:
             for stream_poller in self.stream_pollers:
@@ -252,6 +256,15 @@ class LocalStack:
                 )
                 pollers.append(SqsPoller(self._sqs, source, target))
         return pollers
+
+    def _build_scheduler(self) -> LocalScheduler:
+        (group,) = self.template.resources_of_type("AWS::Scheduler::ScheduleGroup")
+        queues = {
+            self.resources.queue_arn(queue.logical_id): self.resources.queue_url(queue.logical_id)
+            for queue in self.template.queue_definitions()
+        }
+        scheduler = client(self.endpoint, "scheduler")
+        return LocalScheduler(scheduler, self._sqs, self.resources.refs[group], queues)
 
     def _build_stream_pollers(self) -> list[StreamPoller]:
         streams = MotoStreams(ACCOUNT, REGION, DYNAMODB_LOCK)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -10,9 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import idempotent, runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
-from bulksms.domain.status import RecipientStatus
-from bulksms.models import JobView, RecipientsPage, SendAccepted, SendRequest
-from bulksms.service import cancellation, queries
+from bulksms.domain.status import JobStatus, RecipientStatus
+from bulksms.models import DryRunResult, JobsPage, JobView, RecipientsPage, SendAccepted, SendRequest
+from bulksms.service import cancellation, queries, scheduling
 from bulksms.service.errors import NotFound
 from bulksms.settings import settings
 
@@ -21,18 +22,42 @@ metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=load_json_body)
 register_error_handlers(app)
 JobId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+NextToken = Annotated[str | None, Query(max_length=1024)]
 
 
-@app.post("/v1/messages", responses={202: {"description": "Job accepted"}})
+@app.post(
+    "/v1/messages",
+    responses={
+        202: {"description": "Job accepted", "content": {"application/json": {"model": SendAccepted}}},
+        200: {
+            "description": "dry_run: what the send would be",
+            "content": {"application/json": {"model": DryRunResult}},
+        },
+    },
+)
 def send(
     request: Annotated[SendRequest, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
-) -> Response[SendAccepted]:
+) -> Response[SendAccepted | DryRunResult]:
     answer = idempotent.submit_idempotently(
         request, idempotency_key or app.current_event.headers.get("idempotency-key")
     )
+    if request.dry_run:
+        return Response(200, content_types.APPLICATION_JSON, DryRunResult.model_validate(answer))
     metrics.add_metric(name="RecipientsAccepted", unit="Count", value=answer["accepted"])
     return Response(202, content_types.APPLICATION_JSON, SendAccepted.model_validate(answer))
+
+
+@app.get("/v1/messages")
+def list_jobs(
+    status: Annotated[JobStatus | None, Query()] = None,
+    limit: Limit = 100,
+    next_token: NextToken = None,
+) -> JobsPage:
+    page = runtime.store().jobs_page(status=status, limit=limit, token=next_token)
+    items = [queries.job_view(job) for job in page.items]
+    return JobsPage.model_validate({"items": items, "next_token": page.next_token})
 
 
 @app.get("/v1/messages/<job_id>")
@@ -47,8 +72,8 @@ def get_job(job_id: JobId) -> JobView:
 def list_recipients(
     job_id: JobId,
     status: Annotated[RecipientStatus | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    next_token: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: Limit = 100,
+    next_token: NextToken = None,
 ) -> RecipientsPage:
     if runtime.store().get_job(job_id) is None:
         raise NotFound("job")
@@ -65,9 +90,13 @@ def list_recipients(
     },
 )
 def cancel(job_id: JobId) -> Response[JobView]:
-    job, settling = cancellation.cancel(runtime.store(), job_id)
+    job, settling = cancellation.cancel(runtime.store(), job_id, unschedule=_unschedule)
     view = JobView.model_validate(queries.job_view(job))
     return Response(202 if settling else 200, content_types.APPLICATION_JSON, view)
+
+
+def _unschedule(job: Mapping[str, Any]) -> None:
+    scheduling.unschedule(runtime.scheduler(), runtime.send_queue(), job, settings().chunks_per_message)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

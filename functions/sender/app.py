@@ -1,4 +1,5 @@
-"""SQS-triggered sender: each record is a group of chunks of one job; failures are reported per record."""
+"""SQS-triggered sender: each record is a group of chunks of one job (or a scheduled job's start);
+failures are reported per record."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
-from bulksms.adapters.queue import parse_message
+from bulksms.adapters.queue import parse_message, parse_start
+from bulksms.service.pacing import send_message
+from bulksms.service.scheduling import start_job
+from bulksms.settings import settings
 
 logger = Logger()
 metrics = Metrics()
@@ -18,9 +22,15 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    if start := parse_start(record.body):
+        logger.append_keys(job_id=start)
+        start_job(runtime.store(), runtime.send_queue(), start, settings().chunks_per_message)
+        return
     job_id, chunks = parse_message(record.body)
     logger.append_keys(job_id=job_id)
-    counts = runtime.sender().process(job_id, chunks, lambda_context.get_remaining_time_in_millis)
+    counts = send_message(
+        runtime.sender(), runtime.send_queue(), job_id, chunks, lambda_context.get_remaining_time_in_millis
+    )
     for status, count in counts.items():
         metrics.add_metric(name=f"Recipients{status.value.capitalize()}", unit="Count", value=count)
 

@@ -50,6 +50,7 @@ ERRORS: dict[str, str] = {
     "113": "Maximum message parts exceeded",
     "114": "Cannot route message",
     "116": "Invalid Unicode data",
+    "120": "Invalid delivery time",
     "121": "Destination mobile number blocked",
     "122": "Destination mobile opted out",
     "128": "Number delisted",

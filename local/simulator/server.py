@@ -28,8 +28,10 @@ from typing import Any, Literal
 from local.simulator import one_api
 from local.simulator.answers import Record, format_answer
 from local.simulator.callbacks import CallbackDispatcher, CallbackJob, callback_steps
+from local.simulator.delivery_rules import check_delivery
 from local.simulator.model import ACCEPTED_STATUS, Message, MessageRow
 from local.simulator.options import Faults, Settings
+from local.simulator.rate import PeakWindow
 from local.simulator.rules import (
     PER_NUMBER_FAULT_CODES,
     ROUTING_ERROR_STATUS,
@@ -167,6 +169,8 @@ class ClickatellSimulator:
                 "duplicate_sends": self._duplicates,
                 "connections": self._connections,
                 "max_numbers_per_request": self._max_numbers,
+                "max_recipients_per_s": self._peak_1s.peak,
+                "max_recipients_per_10s": self._peak_10s.peak,
                 "faults_injected": {name: self._injected[name] for name in FAULT_COUNTERS},
             }
         out.update(self._callbacks.stats())
@@ -239,6 +243,7 @@ class ClickatellSimulator:
         self._duplicates = 0
         self._connections = 0
         self._max_numbers = 0
+        self._peak_1s, self._peak_10s = PeakWindow(1.0), PeakWindow(10.0)
         self._injected: Counter[str] = Counter()
         self._messages: dict[str, MessageRow] = {}
         self._statuses: dict[str, str] = {}  # only messages whose status moved past ACCEPTED_STATUS
@@ -376,6 +381,8 @@ class ClickatellSimulator:
         spec = check_message(params)
         if isinstance(spec, Record):
             return [spec]
+        if bad := check_delivery(params, time.time()):
+            return [bad]
         valid = [is_valid_number(n) is not None for n in numbers]
         records, jobs, out_of_credit = self._accept(numbers, valid, spec, faults, settings)
         if jobs:
@@ -451,6 +458,9 @@ class ClickatellSimulator:
             self._id_counter = counter
             self._credit = credit
             self._accepted += accepted
+            now = time.monotonic()
+            self._peak_1s.add(now, accepted)
+            self._peak_10s.add(now, accepted)
             self._duplicates += duplicates
             self._injected["err_per_number"] += injected
             if cli_msg_id and accepted_id:

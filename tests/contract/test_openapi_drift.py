@@ -77,6 +77,9 @@ def test_errors_are_documented_as_the_api_answers_them(committed: dict[str, Any]
     post = committed["paths"]["/v1/messages"]["post"]["responses"]
     assert {"202", "409", "413", "415"} <= set(post)
     assert post["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/SendAccepted")
+    assert post["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/DryRunResult")
+    listing = committed["paths"]["/v1/messages"]["get"]["responses"]["200"]
+    assert listing["content"]["application/json"]["schema"]["$ref"].endswith("/JobsPage")
     assert "409" in committed["paths"]["/v1/messages/{job_id}"]["delete"]["responses"]
 
 
@@ -84,7 +87,7 @@ def test_api_key_is_required_on_every_message_route(committed: dict[str, Any]) -
     scheme = committed["components"]["securitySchemes"]["apiKey"]
     assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "x-api-key"}
     message_routes = [op for _, path, op in _operations(committed) if path.startswith("/v1/messages")]
-    assert len(message_routes) == 4
+    assert len(message_routes) == 5
     for operation in message_routes:
         assert operation["security"] == [{"apiKey": []}]
 

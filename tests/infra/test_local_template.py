@@ -234,9 +234,19 @@ def test_sqs_trigger_follows_parameters() -> None:
 def test_function_environment_is_resolved_with_refs(tpl: LocalTemplate) -> None:
     env = tpl.function_environment(
         tpl.function("ApiFunction"),
-        {"Table": "tbl", "SendQueue": "http://q", "ClickatellSecret": "c", "CallbackTokenSecret": "t"},
+        {
+            "Table": "tbl",
+            "SendQueue": "http://q",
+            "ClickatellSecret": "c",
+            "CallbackTokenSecret": "t",
+            "ScheduleGroup": "grp",
+            "SchedulerRole.Arn": "arn:role",
+            "SendQueue.Arn": "arn:q",
+            "SendDeadLetterQueue.Arn": "arn:dlq",
+        },
     )
     assert env["TABLE_NAME"] == "tbl"
+    assert env["SCHEDULE_GROUP"] == "grp" and env["SCHEDULER_ROLE_ARN"] == "arn:role"
     assert env["CLICKATELL_SECRET_ID"] == "c"
     assert env["CHUNK_LEASE_SECONDS"] == "180"
     assert all(isinstance(v, str) for v in env.values())

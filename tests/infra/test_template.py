@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # design.md, "Public HTTP contract (v1)": every route but the callback, which has its own URL.
 CONTRACT_ROUTES = {
     ("POST", "/v1/messages"),
+    ("GET", "/v1/messages"),
     ("GET", "/v1/messages/{job_id}"),
     ("GET", "/v1/messages/{job_id}/recipients"),
     ("DELETE", "/v1/messages/{job_id}"),
@@ -186,10 +187,42 @@ def test_policies_are_scoped(tpl: LocalTemplate) -> None:
     }
     clickatell = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "ClickatellSecret"}}}
     token = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "CallbackTokenSecret"}}}
+    schedules = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
+                "Resource": {
+                    "Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}"
+                    ":schedule/${ScheduleGroup}/*"
+                },
+            },
+            {
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
+                "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            },
+        ]
+    }
     # Whoever can finish a job signs its status callback with the token secret.
-    assert grants("ApiFunction") == [table, send, token]
+    assert grants("ApiFunction") == [table, send, token, schedules]
     assert grants("SweeperFunction") == [table, send, token]
-    assert grants("SenderFunction") == [table, clickatell, token]
+    assert grants("SenderFunction") == [table, clickatell, token, send]
+    scheduler_role = _props(tpl, "SchedulerRole")
+    (trust,) = scheduler_role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    (policy,) = scheduler_role["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": [
+                {"Fn::GetAtt": ["SendQueue", "Arn"]},
+                {"Fn::GetAtt": ["SendDeadLetterQueue", "Arn"]},
+            ],
+        }
+    ]
     assert grants("CallbackFunction") == [table, token]
 
 
@@ -258,6 +291,8 @@ def test_log_groups_with_retention_for_every_function(tpl: LocalTemplate) -> Non
 def test_environment_matches_settings(tpl: LocalTemplate) -> None:
     refs = {
         "Table": "t", "SendQueue": "http://q", "ClickatellSecret": "arn:c", "CallbackTokenSecret": "arn:t",
+        "ScheduleGroup": "g", "SchedulerRole.Arn": "arn:r", "SendQueue.Arn": "arn:q",
+        "SendDeadLetterQueue.Arn": "arn:d",
     }  # fmt: skip
     for fn in tpl.functions():
         env = tpl.function_environment(fn, refs)
@@ -266,6 +301,7 @@ def test_environment_matches_settings(tpl: LocalTemplate) -> None:
         assert env["POWERTOOLS_SERVICE_NAME"] == "bulksms"
         # Empty: settings use the chosen API's own URL (tests/unit/test_settings.py).
         assert env["CLICKATELL_API"] == "http" and env["CLICKATELL_BASE_URL"] == ""
+        assert env["MAX_SEND_RATE"] == "0"  # no cap unless the deployment sets one
 
 
 def test_clickatell_api_one_sets_the_environment_and_asks_for_an_api_key() -> None:
@@ -273,6 +309,8 @@ def test_clickatell_api_one_sets_the_environment_and_asks_for_an_api_key() -> No
     assert tpl.document["Parameters"]["ClickatellApi"]["AllowedValues"] == ["http", "one"]
     refs = {
         "Table": "t", "SendQueue": "http://q", "ClickatellSecret": "arn:c", "CallbackTokenSecret": "arn:t",
+        "ScheduleGroup": "g", "SchedulerRole.Arn": "arn:r", "SendQueue.Arn": "arn:q",
+        "SendDeadLetterQueue.Arn": "arn:d",
     }  # fmt: skip
     for fn in tpl.functions():
         assert tpl.function_environment(fn, refs)["CLICKATELL_API"] == "one"

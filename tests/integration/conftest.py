@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.aws_env import clients
+from local.aws_env import client, clients
 from local.stack import LocalStack, StackConfig
 
 API_KEY = "test-key"
@@ -74,6 +74,10 @@ def fresh(stack: LocalStack) -> LocalStack:
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
+    scheduler = client(stack.endpoint, "scheduler")
+    group = stack.resources.refs["ScheduleGroup"]
+    for schedule in scheduler.list_schedules(GroupName=group)["Schedules"]:
+        scheduler.delete_schedule(Name=schedule["Name"], GroupName=group)
     assert stack.simulator is not None
     stack.simulator.reset()
     stack.simulator.configure(callback_url=stack.callback_url)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from bulksms import runtime
 from bulksms.adapters import aws
 from bulksms.models import SendRequest
-from bulksms.service.submission import Limits, submit
+from bulksms.service.submission import Limits, dry_run, submit
 from bulksms.settings import settings
 
 IDEMPOTENCY = IdempotencyConfig(
@@ -38,11 +38,13 @@ def _submit_once() -> Callable[..., dict[str, Any]]:
         data_keyword_argument="submission", config=IDEMPOTENCY, persistence_store=persistence
     )
     def submit_once(submission: dict[str, Any]) -> dict[str, Any]:
-        return submit(
-            SendRequest.model_validate(submission["request"]), runtime.store(), runtime.send_queue(), limits()
-        )
+        return _submit(SendRequest.model_validate(submission["request"]))
 
     return submit_once
+
+
+def _submit(request: SendRequest) -> dict[str, Any]:
+    return submit(request, runtime.store(), runtime.send_queue(), limits(), runtime.scheduler())
 
 
 def limits() -> Limits:
@@ -52,14 +54,16 @@ def limits() -> Limits:
         config.chunks_per_message,
         config.max_recipients,
         config.max_parts,
-        provider.refusal,
+        refusal=provider.refusal,
     )
 
 
 def submit_idempotently(request: SendRequest, key: str | None) -> dict[str, Any]:
     """Same key and body within 24 h: the first answer again, no new job. Same key, other body: conflict."""
+    if request.dry_run:  # writes nothing, so it keeps no idempotency record either
+        return dry_run(request, limits())
     if not key:
-        return submit(request, runtime.store(), runtime.send_queue(), limits())
+        return _submit(request)
     return _submit_once()(submission={"key": key, "request": request.model_dump(mode="json", by_alias=True)})
 
 

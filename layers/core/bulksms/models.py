@@ -50,6 +50,20 @@ class SendRequest(BaseModel):
     status_callback_url: CallbackUrl | None = Field(
         default=None, description="Gets one signed POST with the final counts when the job finishes"
     )
+    send_at: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None,
+        description="ISO-8601 time with a zone, at most 7 days ahead: the job is `scheduled` until then",
+        json_schema_extra={"format": "date-time"},
+    )
+    validity_minutes: int | None = Field(
+        default=None, ge=1, description="Minutes Clickatell keeps trying to deliver (legacy API: 1-1440)"
+    )
+    priority: int | None = Field(
+        default=None, ge=1, le=3, description="Clickatell priority queue: 1 (highest) to 3 (the default)"
+    )
+    dry_run: bool = Field(
+        default=False, description="Validate and price the request (200); nothing is written or sent"
+    )
 
 
 class RejectedNumber(BaseModel):
@@ -62,9 +76,10 @@ class JobLinks(BaseModel):
     recipients: str
 
 
-class SendAccepted(BaseModel):
-    job_id: str
-    status: JobStatus
+class SendSummary(BaseModel):
+    """What a send request amounts to: the fields of both the 202 answer and a dry run's."""
+
+    status: str
     accepted: Annotated[int, Field(ge=1)]
     duplicates_removed: Count
     normalised: Count
@@ -73,7 +88,20 @@ class SendAccepted(BaseModel):
     encoding: Encoding
     parts_per_message: Annotated[int, Field(ge=1)]
     client_reference: str | None = None
+    send_at: str | None = None
+
+
+class SendAccepted(SendSummary):
+    status: JobStatus
+    job_id: str
     links: JobLinks
+
+
+class DryRunResult(SendSummary):
+    """No job exists, so there is no job_id and no links."""
+
+    status: Literal["dry_run"]
+    estimated_credits: Count = Field(description="parts per message x accepted numbers")
 
 
 class Counts(BaseModel):
@@ -109,6 +137,12 @@ class JobView(BaseModel):
         pattern=r"^\d+(\.\d+)?$",
     )
     stop: StopView | None = None
+    send_at: str | None = None
+
+
+class JobsPage(BaseModel):
+    items: list[JobView]
+    next_token: str | None
 
 
 class RecipientView(BaseModel):

@@ -54,6 +54,9 @@ SPECIFIC: dict[tuple[str, str], dict[int, str]] = {
         ),
         409: "The Idempotency-Key was used with a different body, or its first request is still running.",
     },
+    ("get", "/v1/messages"): {
+        400: "A query parameter is invalid (invalid_field, invalid_page_token); `field` names it.",
+    },
     ("get", "/v1/messages/{job_id}/recipients"): {
         400: "A path or query parameter is invalid (invalid_field, invalid_page_token); `field` names it.",
     },

@@ -13,6 +13,8 @@ from aws_lambda_powertools.utilities import parameters
 from bulksms.adapters.clickatell import ClickatellClient, http_pool
 from bulksms.adapters.one_api import OneApiClient
 from bulksms.adapters.queue import SendQueue
+from bulksms.adapters.rate import NoCap, SendRate, SharedTokenBucket
+from bulksms.adapters.scheduler import JobScheduler
 from bulksms.adapters.store import Store
 from bulksms.domain.message import Credentials
 from bulksms.domain.provider import Provider
@@ -44,6 +46,19 @@ class _ContextExecutor(ThreadPoolExecutor):
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         context = contextvars.copy_context()
         return super().submit(lambda: context.run(fn, *args, **kwargs))
+
+
+@cache
+def scheduler() -> JobScheduler:
+    config = settings()
+    return JobScheduler(
+        config.schedule_group, config.scheduler_role_arn, config.send_queue_arn, config.dead_letter_queue_arn
+    )
+
+
+def send_rate() -> SendRate:
+    config = settings()
+    return SharedTokenBucket(config.table_name, config.max_send_rate) if config.max_send_rate else NoCap()
 
 
 @cache
@@ -97,4 +112,5 @@ def sender() -> Sender:
         executor(),
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,
+        rate=send_rate(),
     )

@@ -48,6 +48,11 @@ class Settings:
     lease_seconds: int
     max_body_bytes: int
     requeue_after_s: int
+    max_send_rate: float  # recipients/s toward Clickatell for the whole deployment; 0: no cap
+    schedule_group: str
+    scheduler_role_arn: str
+    send_queue_arn: str
+    dead_letter_queue_arn: str
 
 
 @cache
@@ -72,4 +77,9 @@ def settings() -> Settings:
         lease_seconds=_int("CHUNK_LEASE_SECONDS", 180),
         max_body_bytes=_int("MAX_BODY_BYTES", 6_000_000),
         requeue_after_s=_int("REQUEUE_AFTER_SECONDS", 900),
+        max_send_rate=_float("MAX_SEND_RATE", 0.0),
+        schedule_group=os.environ.get("SCHEDULE_GROUP", "default"),
+        scheduler_role_arn=os.environ.get("SCHEDULER_ROLE_ARN", ""),
+        send_queue_arn=os.environ.get("SEND_QUEUE_ARN", ""),
+        dead_letter_queue_arn=os.environ.get("DEAD_LETTER_QUEUE_ARN", ""),
     )

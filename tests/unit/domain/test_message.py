@@ -266,6 +266,24 @@ def test_item_round_trip_through_dynamodb_types(message: Message) -> None:
     assert Message.from_item(item) == message
 
 
+# --- delivery settings (validity, priority queue) -------------------------------------------------
+
+
+def test_validity_and_queue_are_sent_when_set() -> None:
+    message = Message(Encoding.GSM7, "hi", 1, validity=240, queue=1)
+    result = form(message)
+    assert (result["validity"], result["queue"]) == ("240", "1")
+    assert "validity" not in form(Message(Encoding.GSM7, "hi", 1))
+    assert "queue" not in form(Message(Encoding.GSM7, "hi", 1))
+
+
+def test_validity_and_queue_survive_the_stored_item() -> None:
+    message = Message(Encoding.GSM7, "hi", 1, validity=30, queue=2)
+    assert Message.from_item(message.to_item()) == message
+    plain = Message(Encoding.GSM7, "hi", 1)
+    assert "validity" not in plain.to_item() and Message.from_item(plain.to_item()) == plain
+
+
 # --- sender IDs and mo (reference section 1) -----------------------------------------------------
 
 

@@ -60,6 +60,8 @@ def test_unicode_is_sent_as_the_text_itself_not_as_ucs2_hex() -> None:
         (_message("Flash!", msg_type=FLASH), "msg_type"),
         (_message("plain GSM text", "ucs2"), "encoding"),
         *[(_message(callback=level), "callback") for level in (1, 2, 4, 5, 6)],
+        (_message(validity=240), "validity_minutes"),
+        (_message(queue=1), "priority"),
     ],
 )
 def test_options_the_one_api_lacks_are_refused_naming_the_field(message: Message, field: str) -> None:

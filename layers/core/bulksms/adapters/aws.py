@@ -27,3 +27,8 @@ def sqs() -> Any:
 def dynamodb_client() -> Any:
     """A plain DynamoDB client, for libraries that send typed attribute values themselves."""
     return boto3.client("dynamodb", config=_CONFIG)
+
+
+@cache
+def scheduler() -> Any:
+    return boto3.client("scheduler", config=_CONFIG)

@@ -1,8 +1,13 @@
-"""The SQS send queue: one message per group of chunks of a job."""
+"""The SQS send queue: one message per group of chunks of a job, and the start of a scheduled job.
+
+{"job_id": "...", "chunks": [0, 1, ...]}   send these chunks
+{"job_id": "...", "start": true}           a scheduled job's time has come: queue its chunks
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +16,7 @@ from bulksms.adapters import aws
 
 _ENTRIES_PER_CALL = 10  # SQS SendMessageBatch limit
 _ATTEMPTS = 5
+MAX_DELAY_S = 900  # SQS DelaySeconds limit
 
 
 class SendQueue:
@@ -22,16 +28,28 @@ class SendQueue:
     def client(self) -> Any:
         return self._client or aws.sqs()
 
-    def enqueue(self, job_id: str, groups: Sequence[Sequence[int]]) -> None:
-        """Queue every group; entries SQS refuses are retried, and a lasting refusal raises."""
+    def enqueue(self, job_id: str, groups: Sequence[Sequence[int]], *, delay_s: float = 0) -> None:
+        """Queue every group (visible after `delay_s`); a lasting refusal of an entry raises."""
+        delay = min(MAX_DELAY_S, math.ceil(delay_s))
         entries = [
-            {"Id": str(index), "MessageBody": json.dumps({"job_id": job_id, "chunks": list(group)})}
+            {
+                "Id": str(index),
+                "MessageBody": json.dumps({"job_id": job_id, "chunks": list(group)}),
+                "DelaySeconds": delay,
+            }
             for index, group in enumerate(groups)
         ]
         for start in range(0, len(entries), _ENTRIES_PER_CALL):
             self._send(entries[start : start + _ENTRIES_PER_CALL])
 
-    def _send(self, entries: list[dict[str, str]]) -> None:
+    def enqueue_start(self, job_id: str, *, delay_s: float = 0) -> None:
+        self.client.send_message(
+            QueueUrl=self._url,
+            MessageBody=start_message(job_id),
+            DelaySeconds=min(MAX_DELAY_S, math.ceil(delay_s)),
+        )
+
+    def _send(self, entries: list[dict[str, Any]]) -> None:
         for attempt in range(_ATTEMPTS):
             failed = self.client.send_message_batch(QueueUrl=self._url, Entries=entries).get("Failed", [])
             if not failed:
@@ -40,6 +58,18 @@ class SendQueue:
             entries = [entry for entry in entries if entry["Id"] in failed_ids]
             time.sleep(0.05 * 2**attempt)
         raise RuntimeError(f"SQS refused {len(entries)} messages after {_ATTEMPTS} attempts")
+
+
+def start_message(job_id: str) -> str:
+    return json.dumps({"job_id": job_id, "start": True})
+
+
+def parse_start(body: str) -> str | None:
+    """The job id of a start message; None for any other message."""
+    data = json.loads(body)
+    if isinstance(data, dict) and data.get("start") is True and isinstance(data.get("job_id"), str):
+        return str(data["job_id"])
+    return None
 
 
 def parse_message(body: str) -> tuple[str, list[int]]:

@@ -5,6 +5,9 @@
   pk = JOB#<job_id>#R<pp>  sk = R#<number>       one recipient's outcome, in one of RECIPIENT_PARTITIONS
                                                  partitions chosen by a hash of the number
 
+Every job item also carries `kind = job`, the partition key of the `jobs-by-created` index that lists
+the deployment's jobs newest first (it projects `status`, so only a status change writes to it).
+
 Recipients are spread over partitions so that neither a job's send results nor its delivery reports
 queue behind one partition key's write limit; a report still finds its item from the job id and number
 alone. A recipient is written by its send result (or its stop) and then only by conditional updates
@@ -44,10 +47,13 @@ RECIPIENT_PREFIX = "R#"
 RECIPIENT_PARTITIONS = 16
 ACTIVE_INDEX = "active-jobs"
 ACTIVE_FLAG = "1"
+JOBS_INDEX = "jobs-by-created"
+JOB_KIND = "job"
 _BATCH_WRITE_LIMIT = 25
 _BATCH_GET_LIMIT = 100
 _WRITE_ATTEMPTS = 8
-_ACTIVE = [JobStatus.QUEUED.value, JobStatus.SENDING.value]
+# Unfinished: a scheduled job can be stopped (cancelled) and finished before it ever started.
+_ACTIVE = [JobStatus.SCHEDULED.value, JobStatus.QUEUED.value, JobStatus.SENDING.value]
 
 
 class ChunkState(StrEnum):
@@ -140,8 +146,13 @@ class Store:
 
     # ---- jobs -------------------------------------------------------------------------------
 
-    def create_job(self, job: dict[str, Any], chunks: Sequence[Sequence[str]]) -> None:
-        """Chunks first, then the job: a job that is visible always has all its chunks."""
+    def create_job(
+        self, job: dict[str, Any], chunks: Sequence[Sequence[str]], status: JobStatus = JobStatus.QUEUED
+    ) -> None:
+        """Chunks first, then the job: a job that is visible always has all its chunks.
+
+        A `scheduled` job is not `active` until it starts: the sweeper must not queue its chunks.
+        """
         job_id = job["job_id"]
         expires = self.expires_at()
         self.batch_write(
@@ -159,16 +170,18 @@ class Store:
         item = {
             **job,
             **job_key(job_id),
-            "status": JobStatus.QUEUED.value,
+            "kind": JOB_KIND,
+            "status": status.value,
             "total": total,
             "chunk_count": len(chunks),
-            "active": ACTIVE_FLAG,
             "expires_at": expires,
             counter(RecipientStatus.QUEUED): total,
             "charge_total": Decimal(0),
             # Per recipient partition, the last stream sequence the counts include (see apply_counts).
             "applied": {},
         }
+        if status is not JobStatus.SCHEDULED:
+            item["active"] = ACTIVE_FLAG
         item.update({counter(s): 0 for s in RecipientStatus if s is not RecipientStatus.QUEUED})
         self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
 
@@ -191,19 +204,40 @@ class Store:
             },
         )
 
-    def request_stop(self, job_id: str, outcome: JobStatus, code: str, reason: str) -> bool:
-        """Record that the rest of a job must not be sent. False if it was already stopped or finished."""
+    def start_scheduled(self, job_id: str) -> bool:
+        """`scheduled` -> `queued` (and active, for the sweeper), once; False if not scheduled or stopped."""
         return self._update(
             Key=job_key(job_id),
-            UpdateExpression="SET #stop = :stop, updated_at = :now",
+            UpdateExpression="SET #status = :queued, active = :one, updated_at = :now",
+            ConditionExpression="#status = :scheduled AND attribute_not_exists(#stop)",
+            ExpressionAttributeNames={"#status": "status", "#stop": "stop"},
+            ExpressionAttributeValues={
+                ":queued": JobStatus.QUEUED.value,
+                ":scheduled": JobStatus.SCHEDULED.value,
+                ":one": ACTIVE_FLAG,
+                ":now": now_iso(),
+            },
+        )
+
+    def request_stop(self, job_id: str, outcome: JobStatus, code: str, reason: str) -> bool:
+        """Record that the rest of a job must not be sent. False if it was already stopped or finished.
+
+        A stopped job is `active` from then on, also one that was still scheduled, so the sweeper
+        settles whatever pending chunk no queue message brings to a sender.
+        """
+        return self._update(
+            Key=job_key(job_id),
+            UpdateExpression="SET #stop = :stop, updated_at = :now, active = :one",
             ConditionExpression=(
-                "attribute_exists(pk) AND attribute_not_exists(#stop) AND #status IN (:q, :s)"
+                "attribute_exists(pk) AND attribute_not_exists(#stop) AND #status IN (:a, :q, :s)"
             ),
             ExpressionAttributeNames={"#stop": "stop", "#status": "status"},
             ExpressionAttributeValues={
                 ":stop": {"outcome": outcome.value, "code": code, "reason": reason, "at": now_iso()},
-                ":q": _ACTIVE[0],
-                ":s": _ACTIVE[1],
+                ":one": ACTIVE_FLAG,
+                ":a": _ACTIVE[0],
+                ":q": _ACTIVE[1],
+                ":s": _ACTIVE[2],
                 ":now": now_iso(),
             },
         )
@@ -221,7 +255,7 @@ class Store:
     def _finish(self, job: Mapping[str, Any]) -> dict[str, Any] | None:
         stop = job.get("stop")
         final = final_job_status(stop["outcome"] if stop else None).value
-        condition = "#queued = :zero AND #status IN (:q, :s) AND " + (
+        condition = "#queued = :zero AND #status IN (:a, :q, :s) AND " + (
             "#stop.outcome = :final" if stop else "attribute_not_exists(#stop)"
         )
         finished_at = now_iso()
@@ -237,8 +271,9 @@ class Store:
             ExpressionAttributeValues={
                 ":final": final,
                 ":zero": 0,
-                ":q": _ACTIVE[0],
-                ":s": _ACTIVE[1],
+                ":a": _ACTIVE[0],
+                ":q": _ACTIVE[1],
+                ":s": _ACTIVE[2],
                 ":now": finished_at,
             },
         ):
@@ -263,6 +298,35 @@ class Store:
             if "LastEvaluatedKey" not in page:
                 return ids
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def jobs_page(self, *, status: str | None, limit: int, token: str | None) -> Page:
+        """The deployment's jobs, newest first, a page at a time (filtered pages may hold fewer)."""
+        kwargs: dict[str, Any] = {
+            "IndexName": JOBS_INDEX,
+            "KeyConditionExpression": "kind = :kind",
+            "ExpressionAttributeValues": {":kind": JOB_KIND},
+            "ScanIndexForward": False,
+        }
+        if status:
+            kwargs["FilterExpression"] = "#status = :status"
+            kwargs["ExpressionAttributeNames"] = {"#status": "status"}
+            kwargs["ExpressionAttributeValues"][":status"] = status
+        if token:
+            kwargs["ExclusiveStartKey"] = _decode_jobs_token(token, status)
+        keys: list[dict[str, str]] = []
+        last = None
+        for _ in range(50):
+            page = self.table.query(Limit=limit - len(keys), **kwargs)
+            keys.extend({"pk": item["pk"], "sk": item["sk"]} for item in page["Items"])
+            last = page.get("LastEvaluatedKey")
+            if not last or len(keys) >= limit:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        # The index is eventually consistent and holds only keys and status: the views come from the
+        # table itself, in the index's order.
+        found = {item["pk"]: item for item in self._batch_get(keys)}
+        items = [found[key["pk"]] for key in keys if key["pk"] in found]
+        return Page(items, _encode_jobs_token(last, status) if last else None)
 
     # ---- chunks -----------------------------------------------------------------------------
 
@@ -567,6 +631,24 @@ def _condition_failed(error: ClientError) -> bool:
 
 def _pause(attempt: int) -> None:
     time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter
+
+
+def _encode_jobs_token(key: Mapping[str, Any], status: str | None) -> str:
+    data = {"pk": key["pk"], "created_at": key["created_at"], "status": status or ""}
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def _decode_jobs_token(token: str, status: str | None) -> dict[str, str]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        pk, created_at, token_status = data["pk"], data["created_at"], data["status"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as error:
+        raise InvalidPageToken("next_token is not a token this API returned") from error
+    if not (isinstance(pk, str) and pk.startswith("JOB#") and isinstance(created_at, str)):
+        raise InvalidPageToken("next_token is not a token this API returned")
+    if token_status != (status or ""):
+        raise InvalidPageToken("next_token belongs to another listing: use it with the same status")
+    return {"pk": pk, "sk": JOB_SK, "kind": JOB_KIND, "created_at": created_at}
 
 
 def _encode_token(partition: int, sort_key: str | None, job_id: str, status: str | None) -> str:

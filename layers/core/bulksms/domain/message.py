@@ -21,6 +21,19 @@ _FINAL_STATUS_LEVELS = frozenset({2, 3, 6, 7})
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderRules:
+    """What a Clickatell API accepts for the optional delivery settings, checked before a job is made."""
+
+    max_validity_minutes: int
+    priorities: range | None  # None: the API has no priority queues
+
+
+# The legacy HTTP API (reference section 1): `validity` 1-1440 minutes, `queue` 1 (highest) to 3.
+# The One API (issue 10) adds its own rules and maps `validity`/`queue` onto its request there.
+LEGACY_HTTP_RULES = ProviderRules(max_validity_minutes=1440, priorities=range(1, 4))
+
+
+@dataclass(frozen=True, slots=True)
 class Credentials:
     user: str
     password: str = field(repr=False)
@@ -37,6 +50,8 @@ class Message:
     mo: bool = False
     callback: int = 0
     msg_type: str = TEXT
+    validity: int | None = None  # minutes Clickatell keeps trying; None: the account's default
+    queue: int | None = None  # Clickatell priority queue, 1 (highest) to 3; None: the default (3)
 
     def to_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -51,6 +66,10 @@ class Message:
             item["udh"] = self.udh
         if self.sender:
             item["sender"] = self.sender
+        if self.validity is not None:
+            item["validity"] = self.validity
+        if self.queue is not None:
+            item["queue"] = self.queue
         return item
 
     @classmethod
@@ -64,6 +83,8 @@ class Message:
             mo=bool(item.get("mo", False)),
             callback=int(item.get("callback", 0)),
             msg_type=item.get("msg_type", TEXT),
+            validity=int(item["validity"]) if "validity" in item else None,
+            queue=int(item["queue"]) if "queue" in item else None,
         )
 
 
@@ -115,4 +136,8 @@ def build_sendmsg_form(
         form["callback"] = str(message.callback)
         if message.callback in _FINAL_STATUS_LEVELS:
             form["deliv_ack"] = "1"
+    if message.validity is not None:
+        form["validity"] = str(message.validity)
+    if message.queue is not None:
+        form["queue"] = str(message.queue)
     return form

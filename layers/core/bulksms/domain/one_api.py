@@ -82,6 +82,13 @@ def refusal(message: Message) -> tuple[str, str] | None:
             "the One API chooses the encoding from the text, and this text fits GSM-7, so it cannot be "
             "forced to UCS-2: use encoding auto"
         )
+    if message.validity is not None:
+        return "validity_minutes", (
+            "the One API's validity period is not supported on this deployment (not verified against its "
+            "reference): leave validity_minutes out"
+        )
+    if message.queue is not None:
+        return "priority", "the One API has no priority queues: leave priority out"
     if message.callback not in (0, 3, 7):
         return "callback", (
             "the One API sends every status update its integration is set up for (intermediate and final); "

@@ -16,6 +16,7 @@ class RecipientStatus(StrEnum):
 
 
 class JobStatus(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its send_at; nothing of it is queued for sending yet
     QUEUED = "queued"
     SENDING = "sending"
     COMPLETED = "completed"

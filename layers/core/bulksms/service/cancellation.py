@@ -7,6 +7,7 @@ and the counts show it as it happens.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bulksms.adapters.store import Store, counter
@@ -18,10 +19,13 @@ CANCELLED_CODE = "CANCELLED"
 CANCELLED_REASON = "cancelled by request before it was sent"
 
 
-def cancel(store: Store, job_id: str) -> tuple[dict[str, Any], bool]:
+def cancel(
+    store: Store, job_id: str, *, unschedule: Callable[[Mapping[str, Any]], None] = lambda job: None
+) -> tuple[dict[str, Any], bool]:
     """Returns the job after recording the stop, and whether numbers are still left to settle.
 
-    Idempotent: cancelling a cancelled (or cancelling) job answers the same way.
+    Idempotent: cancelling a cancelled (or cancelling) job answers the same way. A scheduled job is
+    stopped first and then `unschedule`d: a start that fires in between finds the stop.
     """
     job = store.get_job(job_id)
     if job is None:
@@ -44,5 +48,7 @@ def cancel(store: Store, job_id: str) -> tuple[dict[str, Any], bool]:
             status=409,
         )
     request_stop(store, job_id, Stop(JobStatus.CANCELLED, CANCELLED_CODE, CANCELLED_REASON))
+    if job["status"] == JobStatus.SCHEDULED.value:
+        unschedule(job)
     job = store.get_job(job_id) or job
     return job, int(job[counter(RecipientStatus.QUEUED)]) > 0

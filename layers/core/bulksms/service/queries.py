@@ -24,6 +24,8 @@ def job_view(job: Mapping[str, Any]) -> dict[str, Any]:
         "counts": counts_of(job),
         "charge_total": format(Decimal(job.get("charge_total", 0)).normalize(), "f"),
     }
+    if send_at := job.get("send_at"):
+        view["send_at"] = send_at
     if stop := job.get("stop"):
         view["stop"] = {"outcome": stop["outcome"], "code": stop["code"], "reason": stop["reason"]}
     return view

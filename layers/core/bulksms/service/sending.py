@@ -15,6 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from bulksms.adapters.rate import NoCap, SendRate
 from bulksms.adapters.store import ChunkState, Store, chunk_numbers
 from bulksms.domain.message import Message
 from bulksms.domain.provider import Provider
@@ -32,13 +33,19 @@ logger = Logger(child=True)
 
 
 class RetryLater(Exception):
-    """Some chunks of the message were left pending (not enough time); SQS delivers it again."""
+    """Some chunks of the message were left pending: for lack of time (SQS delivers it again), or
+    because the send-rate budget was spent (`after_s` set: hand the chunks back for that long)."""
+
+    def __init__(self, message: str, after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.after_s = after_s
 
 
 @dataclass(frozen=True, slots=True)
 class ChunkReport:
     counts: Counter[RecipientStatus]
     deferred: bool = False
+    retry_after_s: float = 0.0  # deferred by the send-rate cap: ask again after this
 
 
 _NOTHING = ChunkReport(Counter())
@@ -53,12 +60,14 @@ class Sender:
         *,
         lease_seconds: int,
         min_time_to_start_ms: int,
+        rate: SendRate | None = None,
     ) -> None:
         self._store = store
         self._client = client
         self._executor = executor
         self._lease_seconds = lease_seconds
         self._min_time_ms = min_time_to_start_ms
+        self._rate = rate or NoCap()
 
     def process(
         self, job_id: str, chunk_indexes: Sequence[int], remaining_ms: Callable[[], int]
@@ -76,6 +85,8 @@ class Sender:
         if job.get("stop"):
             self._settle_stopped(job, Stop.from_item(job["stop"]), chunks.values())
             return Counter()
+        if job["status"] == JobStatus.SCHEDULED.value:
+            return Counter()  # not started: its schedule queues its chunks when its time comes
         if job["status"] == JobStatus.QUEUED.value:
             self._store.mark_sending(job_id)
         message = Message.from_item(job["message"])
@@ -95,8 +106,9 @@ class Sender:
                 errors.append(error)
         if errors:
             raise errors[0]
-        if any(report.deferred for report in reports):
-            raise RetryLater(f"job {job_id}: chunks left pending for lack of time")
+        if deferred := [report for report in reports if report.deferred]:
+            after_s = max(report.retry_after_s for report in deferred)
+            raise RetryLater(f"job {job_id}: chunks left pending", after_s=after_s or None)
         return sum((report.counts for report in reports), Counter())
 
     def _settle_stopped(
@@ -125,6 +137,9 @@ class Sender:
             return _NOTHING
         if remaining_ms() < self._min_time_ms:
             return ChunkReport(Counter(), deferred=True)
+        slot = self._rate.acquire(int(chunk["count"]))
+        if slot.retry_after_s:
+            return ChunkReport(Counter(), deferred=True, retry_after_s=slot.retry_after_s)
         attempt = uuid.uuid4().hex
         if not self._store.claim_chunk(job_id, index, attempt, int(time.time()) + self._lease_seconds):
             return _NOTHING  # claimed by another delivery of this message, or settled by a stop
@@ -132,6 +147,7 @@ class Sender:
         if stop := self._store.job_stop(job_id):
             # Stopped between our read of the job and our claim: we hold the claim, nothing went out.
             return ChunkReport(finish_stopped(self._store, job_id, index, numbers, Stop.from_item(stop)))
+        self._rate.wait(slot)  # booked before the claim; its start is kept just before the POST
         started = time.perf_counter()
         # Our job id is the client message id: delivery callbacks carry it, with the number, back to the row.
         verdict = self._client.send(message, numbers, client_message_id=job_id)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -13,8 +14,9 @@ from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import Store, now_iso
 from bulksms.domain.chunks import group_indexes, split
 from bulksms.domain.encoding import TextError, encode_text
-from bulksms.domain.message import Message, sender_problem
+from bulksms.domain.message import LEGACY_HTTP_RULES, Message, ProviderRules, sender_problem
 from bulksms.domain.numbers import parse_recipients
+from bulksms.domain.schedule import ScheduleError, iso, parse_send_at
 from bulksms.domain.status import JobStatus
 from bulksms.models import SendRequest
 from bulksms.service.errors import RequestError
@@ -22,6 +24,7 @@ from bulksms.service.errors import RequestError
 logger = Logger(child=True)
 
 QUEUE_FAILED = "QUEUE_UNAVAILABLE"
+SCHEDULE_FAILED = "SCHEDULER_UNAVAILABLE"
 REJECTED_LISTED = 1000  # the answer lists this many rejections; rejected_count has them all
 
 
@@ -31,11 +34,33 @@ class Limits:
     chunks_per_message: int
     max_recipients: int
     max_parts: int
+    provider: ProviderRules = field(default=LEGACY_HTTP_RULES)
     # The deployment's API refuses what it cannot carry: (field, reason), or None (Provider.refusal).
     refusal: Callable[[Message], tuple[str, str] | None] = lambda message: None
 
 
-def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
+class StartScheduler(Protocol):
+    def schedule_start(self, job_id: str, when: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    message: Message
+    recipients: Any
+    send_at: datetime | None
+
+
+def _delivery_settings(request: SendRequest, rules: ProviderRules) -> None:
+    if request.validity_minutes is not None and request.validity_minutes > rules.max_validity_minutes:
+        raise RequestError(
+            "validity_minutes", f"at most {rules.max_validity_minutes} minutes for this Clickatell API"
+        )
+    priorities = rules.priorities or range(0)
+    if request.priority is not None and request.priority not in priorities:
+        raise RequestError("priority", "this Clickatell API has no priority queues")
+
+
+def validate(request: SendRequest, limits: Limits, now: datetime | None = None) -> Checked:
     """Everything a request can get wrong, checked before anything is written."""
     raw_count = len(request.to) if isinstance(request.to, list) else request.to.count(",") + 1
     if raw_count > limits.max_recipients:
@@ -48,6 +73,13 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
         raise RequestError(*problem)
     if request.udh and request.msg_type != "SMS_TEXT":
         raise RequestError("udh", "udh cannot be combined with msg_type SMS_FLASH")
+    _delivery_settings(request, limits.provider)
+    send_at = None
+    if request.send_at is not None:
+        try:
+            send_at = parse_send_at(request.send_at, now or datetime.now(UTC))
+        except ScheduleError as error:
+            raise RequestError("send_at", f"send_at {error}") from error
     try:
         encoded = encode_text(request.text, request.encoding, udh=request.udh, max_parts=limits.max_parts)
     except TextError as error:
@@ -61,6 +93,8 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
         mo=request.mo,
         callback=request.callback or 0,
         msg_type=request.msg_type,
+        validity=request.validity_minutes,
+        queue=request.priority,
     )
     if refused := limits.refusal(message):
         raise RequestError(*refused, code="unsupported_option")
@@ -68,11 +102,43 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
     if not recipients.accepted:
         reasons = "; ".join(f"{r.to!r}: {r.reason}" for r in recipients.rejected[:3])
         raise RequestError("to", f"no valid recipient ({reasons})", code="no_valid_recipient")
-    return message, recipients
+    return Checked(message, recipients, send_at)
 
 
-def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits) -> dict[str, Any]:
-    message, recipients = validate(request, limits)
+def _summary(request: SendRequest, checked: Checked, status: JobStatus | str) -> dict[str, Any]:
+    """The fields a 202 answer and a dry run share."""
+    recipients, message = checked.recipients, checked.message
+    return {
+        "status": str(status),
+        "accepted": len(recipients.accepted),
+        "duplicates_removed": recipients.duplicates_removed,
+        "normalised": recipients.normalised,
+        "rejected": [{"to": r.to, "reason": r.reason} for r in recipients.rejected[:REJECTED_LISTED]],
+        "rejected_count": len(recipients.rejected),
+        "encoding": message.encoding.value,
+        "parts_per_message": message.parts,
+        "client_reference": request.client_reference,
+        "send_at": iso(checked.send_at) if checked.send_at else None,
+    }
+
+
+def dry_run(request: SendRequest, limits: Limits) -> dict[str, Any]:
+    """The answer a send would get, priced, with nothing written, queued or sent."""
+    checked = validate(request, limits)
+    # Clickatell charges a credit per part per number (a routing profile may charge more).
+    credits = checked.message.parts * len(checked.recipients.accepted)
+    return {**_summary(request, checked, "dry_run"), "estimated_credits": credits}
+
+
+def submit(
+    request: SendRequest,
+    store: Store,
+    queue: SendQueue,
+    limits: Limits,
+    scheduler: StartScheduler,
+) -> dict[str, Any]:
+    checked = validate(request, limits)
+    message, recipients, send_at = checked.message, checked.recipients, checked.send_at
     job_id = uuid.uuid4().hex  # 32 hex: also our `climsgid`, within Clickatell's 32-character limit
     chunks = split(recipients.accepted, limits.chunk_size)
     created_at = now_iso()
@@ -88,14 +154,21 @@ def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits)
         job["client_reference"] = request.client_reference
     if request.status_callback_url:
         job["status_callback_url"] = request.status_callback_url
-    store.create_job(job, chunks)
+    status = JobStatus.QUEUED
+    if send_at:
+        status = JobStatus.SCHEDULED
+        job["send_at"] = iso(send_at)
+    store.create_job(job, chunks, status=status)
     try:
-        queue.enqueue(job_id, group_indexes(len(chunks), limits.chunks_per_message))
+        if send_at:
+            # Chunks are queued when the schedule starts the job (service.scheduling), not now.
+            scheduler.schedule_start(job_id, send_at)
+        else:
+            queue.enqueue(job_id, group_indexes(len(chunks), limits.chunks_per_message))
     except Exception:
         # The client will retry; this job must then never go out alongside the retry's job.
-        store.request_stop(
-            job_id, JobStatus.FAILED, QUEUE_FAILED, "the job could not be queued; nothing was sent"
-        )
+        code = SCHEDULE_FAILED if send_at else QUEUE_FAILED
+        store.request_stop(job_id, JobStatus.FAILED, code, "the job could not be queued; nothing was sent")
         raise
     logger.info(
         "job accepted",
@@ -106,18 +179,11 @@ def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits)
             "chunks": len(chunks),
             "encoding": message.encoding.value,
             "parts": message.parts,
+            "send_at": job.get("send_at"),
         },
     )
     return {
         "job_id": job_id,
-        "status": JobStatus.QUEUED.value,
-        "accepted": len(recipients.accepted),
-        "duplicates_removed": recipients.duplicates_removed,
-        "normalised": recipients.normalised,
-        "rejected": [{"to": r.to, "reason": r.reason} for r in recipients.rejected[:REJECTED_LISTED]],
-        "rejected_count": len(recipients.rejected),
-        "encoding": message.encoding.value,
-        "parts_per_message": message.parts,
-        "client_reference": request.client_reference,
+        **_summary(request, checked, status),
         "links": {"self": f"/v1/messages/{job_id}", "recipients": f"/v1/messages/{job_id}/recipients"},
     }

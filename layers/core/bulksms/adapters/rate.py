@@ -1,0 +1,125 @@
+"""MaxSendRate: one budget of recipients per second toward Clickatell, shared by every sender of the
+deployment through one DynamoDB item.
+
+The item holds a GCRA "theoretical arrival time" (`tat`, epoch milliseconds): the moment the budget
+granted so far is used up. A sender about to POST n numbers books the slot [max(tat, now),
++ n / rate) with a conditional write (the write only succeeds if `tat` is still what it read, so two
+senders can never book the same slot), claims its chunk, and sleeps until the slot starts just before
+the POST (so the claim's own time does not move the POST off its slot). Slots follow each
+other without gaps or overlap, so over any window of T seconds at most rate x T + one chunk go out,
+however many senders, threads and jobs run at once. A sender whose slot would start more than
+`max_wait_s` from now books nothing and hands its chunk back to the queue instead (see
+service.pacing), to return when the budget has room; so does one that keeps losing the race for the
+item to other senders.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from bulksms.adapters import aws
+
+RATE_KEY = {"pk": "RATE#clickatell", "sk": "RATE"}
+_CONFLICT_ATTEMPTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    start_ms: int = 0  # when the booked slot starts (epoch ms); 0: at once
+    retry_after_s: float = 0.0  # above 0: nothing was booked, ask again after this
+
+
+_NOW = Slot()
+
+
+class SendRate(Protocol):
+    def acquire(self, recipients: int) -> Slot:
+        """Book a slot for `recipients`, or say when to ask again (`retry_after_s`)."""
+        ...
+
+    def wait(self, slot: Slot) -> None:
+        """Sleep until the slot starts: call it just before the POST."""
+        ...
+
+
+class NoCap:
+    """MaxSendRate 0: only the concurrency parameters bound the rate."""
+
+    def acquire(self, recipients: int) -> Slot:
+        return _NOW
+
+    def wait(self, slot: Slot) -> None:
+        return None
+
+
+class SharedTokenBucket:
+    def __init__(
+        self,
+        table_name: str,
+        rate_per_s: float,
+        *,
+        max_wait_s: float = 1.0,
+        resource: Any = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate_per_s <= 0:
+            raise ValueError("a rate cap must be above 0")
+        self._table_name = table_name
+        self._ms_per_recipient = 1000.0 / rate_per_s
+        self._max_wait_ms = max_wait_s * 1000.0
+        self._resource = resource
+        self._clock = clock
+        self._sleep = sleep
+
+    @property
+    def table(self) -> Any:
+        return (self._resource or aws.dynamodb()).Table(self._table_name)
+
+    def acquire(self, recipients: int) -> Slot:
+        cost = max(1, round(recipients * self._ms_per_recipient))
+        booked = self._read()
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            now = int(self._clock() * 1000)
+            start = max(booked, now)
+            if start - now > self._max_wait_ms:
+                # Ask again when the slot would be within reach; the jitter spreads the senders
+                # that were refused together.
+                wait_ms = start - now - self._max_wait_ms + random.uniform(0, cost)  # noqa: S311
+                return Slot(retry_after_s=wait_ms / 1000.0)
+            if self._book(booked, start + cost):
+                return Slot(start_ms=start)
+            # Another sender booked first: back off a little (jittered) so the contenders spread.
+            time.sleep(random.uniform(0, min(0.1, 0.002 * 2**attempt)))  # noqa: S311
+            booked = self._read()
+        # So many senders at once that this one kept losing: it is as good as a spent budget.
+        return Slot(retry_after_s=self._max_wait_ms / 1000.0 + random.uniform(0, 1.0))  # noqa: S311
+
+    def wait(self, slot: Slot) -> None:
+        if (ahead_ms := slot.start_ms - self._clock() * 1000) > 0:
+            self._sleep(ahead_ms / 1000.0)
+
+    def _read(self) -> int:
+        item = self.table.get_item(Key=RATE_KEY, ConsistentRead=True).get("Item") or {}
+        return int(item.get("tat", 0))
+
+    def _book(self, expected: int, tat: int) -> bool:
+        try:
+            self.table.update_item(
+                Key=RATE_KEY,
+                UpdateExpression="SET tat = :tat",
+                ConditionExpression="attribute_not_exists(tat) OR tat = :expected",
+                ExpressionAttributeValues={":tat": Decimal(tat), ":expected": Decimal(expected)},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
