@@ -1,4 +1,5 @@
-"""Public API: send, job status, recipients, cancel. Shapes answers; the rules live in bulksms."""
+"""Public API: send, job status, recipients, cancel, the suppression list and inbound messages.
+Shapes answers; the rules live in bulksms."""
 
 from __future__ import annotations
 
@@ -10,7 +11,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import idempotent, runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
-from bulksms.models import JobView, RecipientsPage, SendAccepted, SendRequest
+from bulksms.models import (
+    InboundPage,
+    JobView,
+    RecipientsPage,
+    SendAccepted,
+    SendRequest,
+    Suppression,
+    SuppressionBulkAnswer,
+    SuppressionBulkRequest,
+    SuppressionRequest,
+    SuppressionsPage,
+)
 from bulksms.service import cancellation, queries
 from bulksms.service.errors import NotFound
 from bulksms.settings import settings
@@ -20,6 +32,9 @@ metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=load_json_body)
 register_error_handlers(app)
 JobId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
+Number = Annotated[str, Path(min_length=1, max_length=32)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+NextToken = Annotated[str | None, Query(max_length=1024)]
 
 
 @app.post("/v1/messages", responses={202: {"description": "Job accepted"}})
@@ -48,8 +63,8 @@ def list_recipients(
     status: Annotated[
         str | None, Query(pattern="^(queued|submitted|delivered|failed|expired|unknown|cancelled)$")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    next_token: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: Limit = 100,
+    next_token: NextToken = None,
 ) -> RecipientsPage:
     if runtime.store().get_job(job_id) is None:
         raise NotFound("job")
@@ -64,6 +79,40 @@ def cancel(job_id: JobId) -> JobView:
     if finished:
         runtime.notifier()(finished)
     return JobView.model_validate(queries.job_view(job))
+
+
+@app.put("/v1/suppressions/<number>")
+def suppress(number: Number, request: Annotated[SuppressionRequest | None, Body()] = None) -> Suppression:
+    reason = request.reason if request else None
+    return Suppression.model_validate(runtime.suppressions().add(number, reason))
+
+
+@app.post("/v1/suppressions")
+def suppress_many(request: Annotated[SuppressionBulkRequest, Body()]) -> SuppressionBulkAnswer:
+    return SuppressionBulkAnswer.model_validate(
+        runtime.suppressions().add_many(request.numbers, request.reason)
+    )
+
+
+@app.get("/v1/suppressions/<number>")
+def get_suppression(number: Number) -> Suppression:
+    return Suppression.model_validate(runtime.suppressions().get(number))
+
+
+@app.delete("/v1/suppressions/<number>", responses={204: {"description": "Removed"}})
+def unsuppress(number: Number) -> Response[str]:
+    runtime.suppressions().remove(number)
+    return Response(204, content_types.APPLICATION_JSON, "")
+
+
+@app.get("/v1/suppressions")
+def list_suppressions(limit: Limit = 100, next_token: NextToken = None) -> SuppressionsPage:
+    return SuppressionsPage.model_validate(runtime.suppressions().page(limit, next_token))
+
+
+@app.get("/v1/inbound")
+def list_inbound(limit: Limit = 100, next_token: NextToken = None) -> InboundPage:
+    return InboundPage.model_validate(runtime.inbound().page(limit, next_token))
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

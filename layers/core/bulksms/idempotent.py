@@ -39,7 +39,11 @@ def _submit_once() -> Callable[..., dict[str, Any]]:
     )
     def submit_once(submission: dict[str, Any]) -> dict[str, Any]:
         return submit(
-            SendRequest.model_validate(submission["request"]), runtime.store(), runtime.send_queue(), limits()
+            SendRequest.model_validate(submission["request"]),
+            runtime.store(),
+            runtime.send_queue(),
+            limits(),
+            runtime.suppressions(),
         )
 
     return submit_once
@@ -53,7 +57,7 @@ def limits() -> Limits:
 def submit_idempotently(request: SendRequest, key: str | None) -> dict[str, Any]:
     """Same key and body within 24 h: the first answer again, no new job. Same key, other body: conflict."""
     if not key:
-        return submit(request, runtime.store(), runtime.send_queue(), limits())
+        return submit(request, runtime.store(), runtime.send_queue(), limits(), runtime.suppressions())
     return _submit_once()(submission={"key": key, "request": request.model_dump(mode="json", by_alias=True)})
 
 

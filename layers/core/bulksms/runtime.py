@@ -9,11 +9,15 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 
 from bulksms.adapters.clickatell import ClickatellClient, http_pool
+from bulksms.adapters.inbound import InboundStore
 from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import Store
+from bulksms.adapters.suppressions import SuppressionStore
 from bulksms.domain.message import Credentials
+from bulksms.service.inbound import Inbound
 from bulksms.service.notify import StatusNotifier
 from bulksms.service.sending import Sender
+from bulksms.service.suppressions import SuppressionList
 from bulksms.settings import settings
 
 SECRET_MAX_AGE_S = 300  # rotated credentials are picked up within five minutes
@@ -22,6 +26,16 @@ SECRET_MAX_AGE_S = 300  # rotated credentials are picked up within five minutes
 @cache
 def store() -> Store:
     return Store(settings().table_name, settings().retention_days)
+
+
+@cache
+def suppressions() -> SuppressionList:
+    return SuppressionList(SuppressionStore(settings().table_name), executor())
+
+
+@cache
+def inbound() -> Inbound:
+    return Inbound(InboundStore(settings().table_name), suppressions(), settings().retention_days * 86_400)
 
 
 @cache
@@ -71,4 +85,5 @@ def sender() -> Sender:
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,
         on_finished=notifier(),
+        on_opted_out=suppressions().suppress_all_from_provider,
     )

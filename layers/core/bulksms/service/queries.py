@@ -21,6 +21,8 @@ def job_view(job: Mapping[str, Any]) -> dict[str, Any]:
         "encoding": job["message"]["encoding"],
         "parts_per_message": int(job["message"]["parts"]),
         "counts": counts_of(job),
+        # Numbers left out because they are on the suppression list: not recipients, not in `counts`.
+        "suppressed": int(job.get("suppressed", 0)),
     }
     if stop := job.get("stop"):
         view["stop"] = {"outcome": stop["outcome"], "code": stop["code"], "reason": stop["reason"]}

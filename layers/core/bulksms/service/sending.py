@@ -16,6 +16,7 @@ from bulksms.adapters.clickatell import ClickatellClient
 from bulksms.adapters.store import ChunkState, Store, chunk_numbers
 from bulksms.domain.attempts import JobStop
 from bulksms.domain.message import Message
+from bulksms.domain.optout import OPTED_OUT_ERROR
 from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
 from bulksms.service.jobs import (
     Stop,
@@ -53,6 +54,7 @@ class Sender:
         lease_seconds: int,
         min_time_to_start_ms: int,
         on_finished: Callable[[Mapping[str, Any]], None] = lambda job: None,
+        on_opted_out: Callable[[list[str]], object] = lambda numbers: None,
     ) -> None:
         self._store = store
         self._client = client
@@ -60,6 +62,7 @@ class Sender:
         self._lease_seconds = lease_seconds
         self._min_time_ms = min_time_to_start_ms
         self._on_finished = on_finished
+        self._on_opted_out = on_opted_out
 
     def process(
         self, job_id: str, chunk_indexes: Sequence[int], remaining_ms: Callable[[], int]
@@ -146,6 +149,8 @@ class Sender:
             # stop and is not sent (the main thread then settles the pending ones).
             request_stop(self._store, job_id, Stop(JobStatus.FAILED, verdict.stop.code, verdict.stop.reason))
         self._store.put_results(job_id, index, verdict.results)
+        if opted_out := [r.to for r in verdict.results if r.error_code == OPTED_OUT_ERROR]:
+            self._on_opted_out(opted_out)  # onto the suppression list: no later job sends to them
         counts = verdict.counts()
         self._store.settle_chunk(job_id, index, counts)
         logger.info(

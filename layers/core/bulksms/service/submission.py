@@ -17,6 +17,7 @@ from bulksms.domain.numbers import parse_recipients
 from bulksms.domain.status import JobStatus
 from bulksms.models import SendRequest
 from bulksms.service.errors import RequestError
+from bulksms.service.suppressions import SuppressionList
 
 logger = Logger(child=True)
 
@@ -66,10 +67,20 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
     return message, recipients
 
 
-def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits) -> dict[str, Any]:
+def submit(
+    request: SendRequest, store: Store, queue: SendQueue, limits: Limits, suppressions: SuppressionList
+) -> dict[str, Any]:
     message, recipients = validate(request, limits)
+    # Read after the entries were written (strongly consistent): nothing listed before this job goes out.
+    accepted, suppressed = suppressions.split(recipients.accepted)
+    if not accepted:
+        raise RequestError(
+            "to",
+            f"every valid number ({suppressed}) is on the suppression list; nothing to send",
+            code="no_valid_recipient",
+        )
     job_id = uuid.uuid4().hex  # 32 hex: also our `climsgid`, within Clickatell's 32-character limit
-    chunks = split(recipients.accepted, limits.chunk_size)
+    chunks = split(accepted, limits.chunk_size)
     created_at = now_iso()
     job = {
         "job_id": job_id,
@@ -78,6 +89,7 @@ def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits)
         "message": message.to_item(),
         "duplicates_removed": recipients.duplicates_removed,
         "rejected_count": len(recipients.rejected),
+        "suppressed": suppressed,
     }
     if request.client_reference:
         job["client_reference"] = request.client_reference
@@ -96,8 +108,9 @@ def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits)
         "job accepted",
         extra={
             "job_id": job_id,
-            "accepted": len(recipients.accepted),
+            "accepted": len(accepted),
             "rejected": len(recipients.rejected),
+            "suppressed": suppressed,
             "chunks": len(chunks),
             "encoding": message.encoding.value,
             "parts": message.parts,
@@ -106,8 +119,9 @@ def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits)
     return {
         "job_id": job_id,
         "status": JobStatus.QUEUED.value,
-        "accepted": len(recipients.accepted),
+        "accepted": len(accepted),
         "duplicates_removed": recipients.duplicates_removed,
+        "suppressed": suppressed,
         "normalised": recipients.normalised,
         "rejected": [{"to": r.to, "reason": r.reason} for r in recipients.rejected[:REJECTED_LISTED]],
         "rejected_count": len(recipients.rejected),
