@@ -99,10 +99,10 @@ def get_suppression(number: Number) -> Suppression:
     return Suppression.model_validate(runtime.suppressions().get(number))
 
 
-@app.delete("/v1/suppressions/<number>", responses={204: {"description": "Removed"}})
-def unsuppress(number: Number) -> Response[str]:
-    runtime.suppressions().remove(number)
-    return Response(204, content_types.APPLICATION_JSON, "")
+@app.delete("/v1/suppressions/<number>")
+def unsuppress(number: Number) -> Suppression:
+    """Remove the number from the list; the answer is the entry that was removed."""
+    return Suppression.model_validate(runtime.suppressions().remove(number))
 
 
 @app.get("/v1/suppressions")

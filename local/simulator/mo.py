@@ -1,9 +1,10 @@
 """Replies (MO messages) and opted-out handsets: Clickatell's two-way side of the simulator.
 
 - `POST /_sim/mo` with `{"from", "to", "text"}` (optional `format`: form | json, `method`: POST | GET,
-  `mo_msg_id` to repeat an earlier callback) delivers an MO callback to the configured URL the way
-  Clickatell does: fields `api_id, moMsgId, from, to, timestamp, text, charset, udh`, the timestamp in
-  GMT+2, Latin-1 text as is (`charset=ISO-8859-1`), anything else as hex UCS-2 (`charset=UCS-2`).
+  `mo_msg_id` to repeat an earlier callback, `timestamp` as Clickatell writes it) delivers an MO
+  callback to the configured URL the way Clickatell does: fields `api_id, moMsgId, from, to,
+  timestamp, text, charset, udh`, the timestamp in GMT+2, Latin-1 text as is (`charset=ISO-8859-1`),
+  anything else as hex UCS-2 (`charset=UCS-2`).
   The answer says what the stack answered.
 - `POST /_sim/opt_outs` with `{"add": [...], "remove": [...]}` (or `{"numbers": [...]}` to replace the
   set): sendmsg answers `ERR: 122, Destination mobile opted out` for these numbers. `GET` lists them.
@@ -85,6 +86,8 @@ class MoChannel:
             return 409, {"error": "no MO callback URL is configured"}
         mo_msg_id = str(body.get("mo_msg_id") or secrets.token_hex(16))
         fields = self._fields(mo_msg_id, str(sender), str(to), str(text))
+        if "timestamp" in body:
+            fields["timestamp"] = str(body["timestamp"])
         try:
             status, answer = self._send(url, method, wire, fields)
         except (urllib3.exceptions.HTTPError, OSError) as error:

@@ -19,12 +19,14 @@ TITLE = "bulksms"
 API_VERSION = "1.0.0"
 DESCRIPTION = (
     "One HTTPS request sends one message to up to 100,000 numbers through the Clickatell HTTP/S API; "
-    "every number ends with exactly one recorded outcome. Every error is answered as "
+    "every number ends with exactly one recorded outcome. Numbers on the deployment's suppression list "
+    "(added through the API, by STOP replies or by Clickatell's opt-outs) are never sent to; replies are "
+    "listed under /v1/inbound. Every error is answered as "
     '`{"error": {"code", "message", "field"}}` with a 4xx status.'
 )
 SECURITY_SCHEME = "apiKey"
 API_KEY_HEADER = "x-api-key"
-SECURED_PREFIX = "/v1/messages"
+SECURED_PREFIXES = ("/v1/messages", "/v1/suppressions", "/v1/inbound")
 SCHEMA_REF = "#/components/schemas/{model}"
 # What powertools adds for its own validation answers, which this API never gives.
 _POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -32,7 +34,7 @@ _POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError", "ResponseValidat
 ERRORS: dict[int, str] = {
     400: "A path or query parameter is invalid (invalid_field); `field` names it.",
     403: "No or a wrong x-api-key header (answered by API Gateway). Nothing was written or queued.",
-    404: "No such job.",
+    404: "No such job, or the number is not on the suppression list.",
     413: "The body is larger than the API accepts; split the recipients into several jobs.",
     429: "Over the usage plan's rate or daily quota (answered by API Gateway).",
 }
@@ -52,15 +54,21 @@ SPECIFIC: dict[tuple[str, str], dict[int, str]] = {
     ("delete", "/v1/messages/{job_id}"): {
         409: "The job is already finished (job_finished) or stopping after an error (job_stopping).",
     },
+    ("get", "/v1/suppressions"): {
+        400: "A query parameter is invalid (invalid_field, invalid_page_token); `field` names it.",
+    },
+    ("get", "/v1/inbound"): {
+        400: "A query parameter is invalid (invalid_field, invalid_page_token); `field` names it.",
+    },
 }
 
 
 def error_statuses(method: str, path: str) -> list[int]:
     """The 4xx statuses an operation can answer, from the handler, its rules and API Gateway."""
     statuses = [400, 403, 429]
-    if "{job_id}" in path:
+    if "{job_id}" in path or ("{number}" in path and method != "put"):
         statuses.append(404)
-    if method == "post":
+    if method in ("post", "put"):
         statuses.append(413)
     statuses.extend(status for status in SPECIFIC.get((method, path), {}) if status not in statuses)
     return sorted(statuses)
@@ -101,7 +109,7 @@ def openapi_document(app: ApiGatewayResolver) -> dict[str, Any]:
             for status in error_statuses(method, path):
                 description = SPECIFIC.get((method, path), {}).get(status, ERRORS.get(status, ""))
                 responses[str(status)] = _error_response(description)
-            if path.startswith(SECURED_PREFIX):
+            if path.startswith(SECURED_PREFIXES):
                 operation["security"] = [{SECURITY_SCHEME: []}]
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     for name in _POWERTOOLS_ERRORS:

@@ -120,20 +120,26 @@ class SuppressionStore:
                     }
                 )
 
-    def delete(self, number: str, *, only_source: str | None = None) -> bool:
-        """Remove an entry; with `only_source`, only one that source made. False if nothing was removed."""
+    def delete(self, number: str, *, only_source: str | None = None) -> dict[str, Any] | None:
+        """Remove an entry (with `only_source`, only one that source made) and return it; None if
+        nothing was removed."""
         condition = "attribute_exists(pk)" + (" AND #source = :source" if only_source else "")
-        kwargs: dict[str, Any] = {"Key": key(number), "ConditionExpression": condition}
+        kwargs: dict[str, Any] = {
+            "Key": key(number),
+            "ConditionExpression": condition,
+            "ReturnValues": "ALL_OLD",
+        }
         if only_source:
             kwargs["ExpressionAttributeNames"] = {"#source": "source"}
             kwargs["ExpressionAttributeValues"] = {":source": only_source}
         try:
-            self.table.delete_item(**kwargs)
+            answer = self.table.delete_item(**kwargs)
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
-        return True
+        item: dict[str, Any] = answer["Attributes"]
+        return item
 
     def page(self, *, limit: int, token: str | None) -> SuppressionPage:
         """Entries shard by shard, in number order within a shard. A page may hold fewer than `limit`

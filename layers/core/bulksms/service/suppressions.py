@@ -67,9 +67,11 @@ class SuppressionList:
             raise NotFound("suppression")
         return entry_view(item)
 
-    def remove(self, raw: str) -> None:
-        if not self._store.delete(normalised(raw)):
+    def remove(self, raw: str) -> dict[str, Any]:
+        removed = self._store.delete(normalised(raw))
+        if removed is None:
             raise NotFound("suppression")
+        return entry_view(removed)
 
     def page(self, limit: int, token: str | None) -> dict[str, Any]:
         page: SuppressionPage = self._store.page(limit=limit, token=token)
@@ -93,7 +95,7 @@ class SuppressionList:
 
     def lift_keyword(self, number: str) -> bool:
         """A START reply lifts only what a keyword put there, never an entry of the API or the provider."""
-        return self._store.delete(number, only_source=SuppressionSource.KEYWORD.value)
+        return self._store.delete(number, only_source=SuppressionSource.KEYWORD.value) is not None
 
     def suppress_from_provider(self, number: str, reason: str) -> bool:
         """Clickatell said the number opted out (a per-number ERR: 122, or a delivery status that means
