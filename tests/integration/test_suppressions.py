@@ -9,7 +9,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
+
+import pytest
+from bulksms.adapters import suppressions as store_module
 
 from local.stack import LocalStack
 from tests.integration.jobs import TEXT, get_job, numbers, recipients, simulator, submit
@@ -95,6 +99,33 @@ def test_a_submission_leaves_suppressed_numbers_out(api: Any, drain: Any, fresh:
     sim = simulator(fresh)
     assert all(sim.messages_for(number) == [] for number in blocked)
     assert len(sim.messages_for(to[4])) == 1
+
+
+@pytest.mark.parametrize(("factor", "way"), [(4, "_read_shard"), (0, "_read_batch")])
+def test_a_large_job_reads_the_list_unless_the_list_is_larger(
+    api: Any, monkeypatch: pytest.MonkeyPatch, factor: int, way: str
+) -> None:
+    """Over 1,600 numbers the whole list is read while it is at most LIST_READ_FACTOR times the job;
+    with a factor of 0 any entry makes it too large and the numbers are read by BatchGetItem."""
+    to = numbers(2000)
+    blocked = to[::400]
+    assert (
+        api.call("POST", "/v1/suppressions", {"numbers": [*blocked, *numbers(20, start=5_000_000)]})[0] == 200
+    )
+    monkeypatch.setattr(store_module, "LIST_READ_FACTOR", factor)
+    calls: Counter[str] = Counter()
+    for name in ("_read_shard", "_read_batch"):
+        real = getattr(store_module.SuppressionStore, name)
+        monkeypatch.setattr(
+            store_module.SuppressionStore,
+            name,
+            lambda self, *args, _real=real, _name=name: calls.update([_name]) or _real(self, *args),
+        )
+    status, accepted = api.call("POST", "/v1/messages", {"to": to, "text": TEXT})
+    assert status == 202, accepted
+    assert (accepted["accepted"], accepted["suppressed"]) == (2000 - len(blocked), len(blocked))
+    assert calls[way] >= 1
+    assert calls["_read_batch"] == (20 if factor == 0 else 0)
 
 
 def test_a_submission_of_only_suppressed_numbers_is_400_and_queues_nothing(
