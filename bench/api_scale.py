@@ -159,9 +159,10 @@ def _child(mode: str, endpoint: str, refs: dict[str, str], recipients: int) -> d
         seconds = time.perf_counter() - start
         if answer.get("statusCode") != 202:
             raise RuntimeError(f"API answered {answer.get('statusCode')}: {str(answer.get('body'))[:500]}")
-        accepted = json.loads(answer["body"])
-        if (accepted["accepted"], accepted["suppressed"]) != (recipients - expect_suppressed, expect_suppressed):
-            raise RuntimeError(f"API accepted {accepted['accepted']} of {recipients}, {accepted['suppressed']}")
+        counted = json.loads(answer["body"])
+        expected = (recipients - expect_suppressed, expect_suppressed)
+        if (counted["accepted"], counted["suppressed"]) != expected:
+            raise RuntimeError(f"API accepted {counted['accepted']}, suppressed {counted['suppressed']}")
         return seconds, answer
 
     out: dict[str, Any] = {"memory_size_mb": function.memory_mb, "body_bytes": len(body)}

@@ -33,7 +33,7 @@ class MoChannel:
         self._lock = threading.Lock()
         self._url: str | None = None
         self._opted_out: frozenset[str] = frozenset()
-        self._sent = 0
+        self._timestamps: dict[str, str] = {}  # a repeated callback carries its first timestamp
         self._http = urllib3.PoolManager(num_pools=2, maxsize=2, retries=False)
 
     def configure(self, url: str | None) -> None:
@@ -49,7 +49,7 @@ class MoChannel:
     def reset(self) -> None:
         with self._lock:
             self._opted_out = frozenset()
-            self._sent = 0
+            self._timestamps.clear()
 
     def stop(self) -> None:
         self._http.clear()
@@ -86,14 +86,14 @@ class MoChannel:
             return 409, {"error": "no MO callback URL is configured"}
         mo_msg_id = str(body.get("mo_msg_id") or secrets.token_hex(16))
         fields = self._fields(mo_msg_id, str(sender), str(to), str(text))
-        if "timestamp" in body:
-            fields["timestamp"] = str(body["timestamp"])
+        with self._lock:
+            if "timestamp" in body:
+                self._timestamps[mo_msg_id] = str(body["timestamp"])
+            fields["timestamp"] = self._timestamps.setdefault(mo_msg_id, fields["timestamp"])
         try:
             status, answer = self._send(url, method, wire, fields)
         except (urllib3.exceptions.HTTPError, OSError) as error:
             return 200, {"delivered": False, "moMsgId": mo_msg_id, "error": type(error).__name__}
-        with self._lock:
-            self._sent += 1
         return 200, {
             "delivered": 200 <= status < 300,
             "status": status,

@@ -80,7 +80,7 @@ def test_memory_and_timeouts(tpl: LocalTemplate) -> None:
         "ApiFunction": (1024, 29),
         "SenderFunction": (512, 120),
         "CallbackFunction": (256, 10),
-        "InboundFunction": (256, 10),
+        "InboundFunction": (256, 30),
         "SweeperFunction": (256, 120),
     }
 

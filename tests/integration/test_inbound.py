@@ -7,12 +7,16 @@ nothing; a repeated callback is recognised.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from bulksms import runtime
+from bulksms.settings import settings
 
 from local.stack import LocalStack
 from tests.integration.jobs import numbers, simulator
+from tests.integration.test_status import StatusReceiver, verify
 
 HANDSET, OURS = "27821000009", "27999000000"
 
@@ -125,3 +129,42 @@ def test_listing_is_newest_first_by_clickatell_time_and_paginated(api: Any, fres
             break
     assert [item["text"] for item in seen] == [f"minute {m}" for m in sorted(minutes, reverse=True)]
     assert seen[0]["sent_at"] == "2026-12-01T08:06:00Z"  # Clickatell writes GMT+2
+
+
+@pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatusReceiver]:
+    """The deployment's InboundWebhookUrl pointed at a local receiver (settings are read once per
+    container: the caches are cleared around the test, as a new container would start)."""
+    server = StatusReceiver()
+    monkeypatch.setenv("INBOUND_WEBHOOK_URL", f"{server.url}/replies")
+    settings.cache_clear()
+    runtime.inbound.cache_clear()
+    yield server
+    monkeypatch.undo()
+    settings.cache_clear()
+    runtime.inbound.cache_clear()
+    server.close()
+
+
+def test_each_new_reply_is_posted_signed_to_the_webhook(
+    api: Any, fresh: LocalStack, webhook: StatusReceiver
+) -> None:
+    first = reply(fresh, "STOP")
+    reply(fresh, "STOP", mo_msg_id=first["moMsgId"])  # a repeat: stored once, posted once
+    reply(fresh, "Thanks")
+
+    assert webhook.count() == 2
+    posted = [verify(post, fresh.config.callback_token) for post in webhook.received]
+    assert [post["path"] for post in webhook.received] == ["/replies", "/replies"]
+    listed = inbound(api)["items"]
+    assert sorted(posted, key=lambda m: m["text"]) == sorted(listed, key=lambda m: m["text"])
+    assert {(m["text"], m["action"]) for m in posted} == {("STOP", "suppressed"), ("Thanks", None)}
+
+
+def test_an_unreachable_webhook_still_stores_and_applies_the_reply(
+    api: Any, fresh: LocalStack, webhook: StatusReceiver
+) -> None:
+    webhook.close()  # nothing listens: every attempt is refused
+    answer = reply(fresh, "STOP")
+    assert answer["answer"] == "stored"
+    assert suppression(api) is not None and len(inbound(api)["items"]) == 1

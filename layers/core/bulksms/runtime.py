@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
@@ -35,7 +36,18 @@ def suppressions() -> SuppressionList:
 
 @cache
 def inbound() -> Inbound:
-    return Inbound(InboundStore(settings().table_name), suppressions(), settings().retention_days * 86_400)
+    config = settings()
+    url = config.inbound_webhook_url
+
+    def webhook(message: Mapping[str, Any]) -> None:
+        notifier().post(url, message, {"mo_message_id": str(message["mo_message_id"])})
+
+    return Inbound(
+        InboundStore(config.table_name),
+        suppressions(),
+        config.retention_days * 86_400,
+        webhook=webhook if url else None,
+    )
 
 
 @cache

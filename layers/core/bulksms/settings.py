@@ -36,6 +36,7 @@ class Settings:
     lease_seconds: int
     max_body_bytes: int
     requeue_after_s: int
+    inbound_webhook_url: str
 
 
 @cache
@@ -58,4 +59,5 @@ def settings() -> Settings:
         lease_seconds=_int("CHUNK_LEASE_SECONDS", 180),
         max_body_bytes=_int("MAX_BODY_BYTES", 6_000_000),
         requeue_after_s=_int("REQUEUE_AFTER_SECONDS", 900),
+        inbound_webhook_url=os.environ.get("INBOUND_WEBHOOK_URL", ""),
     )
