@@ -4,9 +4,14 @@ number out of later jobs; START brings a keyword opt-out back."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
+from local.run import config_from_args
 from tests.e2e.conftest import E2EStack, numbers
+from tests.e2e.test_readme import CURL_STATUS, README, bash_blocks, json_documents, section
 
 pytestmark = pytest.mark.e2e
 
@@ -42,3 +47,41 @@ def test_three_ways_onto_the_list_and_start_off_it(sim_reset: E2EStack) -> None:
     assert (second["accepted"], second["suppressed"]) == (4, 2)  # by_reply is back, the others stay
     stack.wait_finished(second["job_id"])
     assert len(stack.sim_messages(by_reply)) == 1
+
+
+def test_the_readme_opt_out_examples_work_as_written(sim_reset: E2EStack, tmp_path: Path) -> None:
+    stack = sim_reset
+    defaults = config_from_args([])
+    script = "\n".join(bash_blocks(section(README.read_text(), "## Opt-outs and replies")))
+    for port, url in ((defaults.api_port, stack.api_url), (defaults.sim_port, stack.sim_url)):
+        script = script.replace(f"http://127.0.0.1:{port}", url)
+    ran = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + CURL_STATUS + script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    calls = [line.split(" ", 3)[1:] for line in ran.stderr.splitlines() if line.startswith("HTTP ")]
+    answered = [
+        (method, url.removeprefix(stack.api_url).removeprefix(stack.sim_url), int(code))
+        for code, method, url in calls
+    ]
+    assert answered == [
+        ("PUT", "/v1/suppressions/27841000001", 200),
+        ("GET", "/v1/suppressions/27841000001", 200),
+        ("GET", "/v1/suppressions?limit=100", 200),
+        ("DELETE", "/v1/suppressions/27841000001", 200),
+        ("POST", "/v1/suppressions", 200),
+        ("GET", "/v1/inbound?limit=20", 200),
+        ("POST", "/_sim/mo", 200),
+        ("POST", "/_sim/opt_outs", 200),
+    ]
+    docs = json_documents(ran.stdout)
+    assert docs[0]["reason"] == "asked by phone" and docs[3] == docs[0] | {
+        "updated_at": docs[3]["updated_at"]
+    }
+    assert docs[4] == {"added": 2, "duplicates_removed": 0, "rejected": [], "rejected_count": 0}
+    assert docs[6]["answer"] == "stored"

@@ -23,7 +23,7 @@ _LISTING = "inbound"
 
 
 @dataclass(frozen=True, slots=True)
-class InboundPage:
+class MessagePage:
     items: list[dict[str, Any]]
     next_token: str | None
 
@@ -49,7 +49,7 @@ class InboundStore:
             raise
         return True
 
-    def page(self, *, limit: int, token: str | None) -> InboundPage:
+    def page(self, *, limit: int, token: str | None) -> MessagePage:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": PK},
@@ -63,4 +63,4 @@ class InboundStore:
             kwargs["ExclusiveStartKey"] = {"pk": PK, "sk": after}
         answer = self.table.query(**kwargs)
         last = answer.get("LastEvaluatedKey")
-        return InboundPage(answer["Items"], encode_token(_LISTING, {"after": last["sk"]}) if last else None)
+        return MessagePage(answer["Items"], encode_token(_LISTING, {"after": last["sk"]}) if last else None)

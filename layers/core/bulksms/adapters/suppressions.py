@@ -47,7 +47,7 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
-class SuppressionPage:
+class EntryPage:
     items: list[dict[str, Any]]
     next_token: str | None
 
@@ -142,7 +142,7 @@ class SuppressionStore:
         item: dict[str, Any] = answer["Attributes"]
         return item
 
-    def page(self, *, limit: int, token: str | None) -> SuppressionPage:
+    def page(self, *, limit: int, token: str | None) -> EntryPage:
         """Entries shard by shard, in number order within a shard. A page may hold fewer than `limit`
         (even none) while `next_token` is set."""
         shard, after = 0, ""
@@ -168,8 +168,8 @@ class SuppressionStore:
             else:
                 shard, after = shard + 1, ""
         if shard >= SHARDS:
-            return SuppressionPage(items, None)
-        return SuppressionPage(items, encode_token(_LISTING, {"shard": shard, "after": after}))
+            return EntryPage(items, None)
+        return EntryPage(items, encode_token(_LISTING, {"shard": shard, "after": after}))
 
     def suppressed_among(self, numbers: Sequence[str], executor: Executor | None = None) -> set[str]:
         """Which of `numbers` are on the list, read strongly consistent, the reads spread over

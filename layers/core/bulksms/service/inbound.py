@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.inbound import InboundPage, InboundStore
+from bulksms.adapters.inbound import InboundStore, MessagePage
 from bulksms.adapters.store import now_iso
 from bulksms.domain.inbound import InboundMessage
 from bulksms.domain.optout import Keyword, first_word, keyword
@@ -87,7 +87,7 @@ class Inbound:
         return Action.UNSUPPRESSED if changed else Action.NONE
 
     def page(self, limit: int, token: str | None) -> dict[str, Any]:
-        page: InboundPage = self.store.page(limit=limit, token=token)
+        page: MessagePage = self.store.page(limit=limit, token=token)
         return {"items": [inbound_view(item) for item in page.items], "next_token": page.next_token}
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.suppressions import Entry, SuppressionPage, SuppressionStore
+from bulksms.adapters.suppressions import Entry, EntryPage, SuppressionStore
 from bulksms.domain.numbers import parse_recipients
 from bulksms.domain.optout import SuppressionSource
 from bulksms.service.errors import NotFound, RequestError
@@ -74,7 +74,7 @@ class SuppressionList:
         return entry_view(removed)
 
     def page(self, limit: int, token: str | None) -> dict[str, Any]:
-        page: SuppressionPage = self._store.page(limit=limit, token=token)
+        page: EntryPage = self._store.page(limit=limit, token=token)
         return {"items": [entry_view(item) for item in page.items], "next_token": page.next_token}
 
     # ---- sending ----------------------------------------------------------------------------------
