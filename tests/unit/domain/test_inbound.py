@@ -57,8 +57,9 @@ def test_timestamps_gmt_plus_two_or_unix_seconds() -> None:
 
 
 def test_form_bodies_in_latin1_and_utf8_and_json_bodies() -> None:
-    latin = urlencode({**FIELDS, "text": "déjà"}, encoding="latin-1").encode()
-    assert form_fields("token=t", latin)["text"] == "déjà"
+    latin = urlencode({**FIELDS, "text": "déjà"}, encoding="latin-1")
+    assert form_fields("token=t", latin.encode())["text"] == "déjà"
+    assert form_fields(latin, b"")["text"] == "déjà"  # a GET callback
     utf8 = urlencode({**FIELDS, "charset": "UTF-8", "text": "déjà"}).encode()
     assert form_fields("", utf8)["text"] == "déjà"
     fields = callback_fields("token=t", b'{"from": "27821000009", "text": "STOP", "token": "body"}')

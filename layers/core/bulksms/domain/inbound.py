@@ -40,18 +40,17 @@ class InboundMessage:
 
 
 def form_fields(query: str, body: bytes) -> dict[str, str]:
-    """Form fields of the query string and a form body; a body in a Latin-1 `charset` is read as such."""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if body:
-        text = body.decode("utf-8", "replace")
-        body_pairs = parse_qsl(text, keep_blank_values=True)
-        charset = next((v for k, v in pairs + body_pairs if k.lower() == "charset"), "")
-        if charset.strip().upper() in LATIN1_CHARSETS:
-            body_pairs = parse_qsl(text, keep_blank_values=True, encoding="latin-1")
-        pairs += body_pairs
+    """Form fields of the query string and a form body, read in the Latin-1 a `charset` field may name
+    (percent-encoded bytes are UTF-8 otherwise)."""
+    text = body.decode("utf-8", "replace")
+    encoding = "utf-8"
+    charset = next((v for k, v in parse_qsl(f"{query}&{text}") if k.lower() == "charset"), "")
+    if charset.strip().upper() in LATIN1_CHARSETS:
+        encoding = "latin-1"
     fields: dict[str, str] = {}
-    for name, value in pairs:
-        fields.setdefault(name, value)  # a name given twice: the first wins
+    for source in (query, text):
+        for name, value in parse_qsl(source, keep_blank_values=True, encoding=encoding, errors="replace"):
+            fields.setdefault(name, value)  # a name given twice: the first wins
     return fields
 
 
