@@ -49,8 +49,8 @@ class StatusNotifier:
         if url := job.get("status_callback_url"):
             self.post(url, job_view(job), {"job_id": job["job_id"]})
 
-    def post(self, url: str, payload: Mapping[str, Any], log_extra: Mapping[str, str]) -> bool:
-        """POST `payload` as signed JSON, retried; True once the receiver answered 2xx."""
+    def post(self, url: str, payload: Mapping[str, Any], log_extra: Mapping[str, str]) -> None:
+        """POST `payload` as signed JSON, retried until the receiver answers 2xx; the outcome is logged."""
         body = json.dumps(payload, separators=(",", ":")).encode()
         timestamp = str(int(time.time()))
         headers = {
@@ -68,9 +68,8 @@ class StatusNotifier:
             else:
                 if 200 <= response.status < 300:
                     logger.info("signed POST delivered", extra={**log_extra, "attempt": attempt})
-                    return True
+                    return
                 outcome = f"HTTP {response.status}"
             if attempt < _ATTEMPTS:
                 self._sleep(0.5 * 2 ** (attempt - 1))
         logger.error("signed POST not delivered", extra={**log_extra, "outcome": outcome})
-        return False
