@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from bulksms.adapters import suppressions as store_module
+from bulksms.service import suppressions as service_module
 
 from local.stack import LocalStack
 from tests.integration.jobs import TEXT, get_job, numbers, recipients, simulator, submit
@@ -101,7 +102,7 @@ def test_a_submission_leaves_suppressed_numbers_out(api: Any, drain: Any, fresh:
     assert len(sim.messages_for(to[4])) == 1
 
 
-@pytest.mark.parametrize(("factor", "way"), [(4, "_read_shard"), (0, "_read_batch")])
+@pytest.mark.parametrize(("factor", "way"), [(4, "read_shard"), (0, "_read_batch")])
 def test_a_large_job_reads_the_list_unless_the_list_is_larger(
     api: Any, monkeypatch: pytest.MonkeyPatch, factor: int, way: str
 ) -> None:
@@ -112,9 +113,9 @@ def test_a_large_job_reads_the_list_unless_the_list_is_larger(
     assert (
         api.call("POST", "/v1/suppressions", {"numbers": [*blocked, *numbers(20, start=5_000_000)]})[0] == 200
     )
-    monkeypatch.setattr(store_module, "LIST_READ_FACTOR", factor)
+    monkeypatch.setattr(service_module, "LIST_READ_FACTOR", factor)
     calls: Counter[str] = Counter()
-    for name in ("_read_shard", "_read_batch"):
+    for name in ("read_shard", "_read_batch"):
         real = getattr(store_module.SuppressionStore, name)
         monkeypatch.setattr(
             store_module.SuppressionStore,

@@ -2,9 +2,9 @@
 
   pk = SUPPRESSION#<shard 00..15>   sk = <number>   reason, source, created_at, updated_at
 
-Numbers are spread by a stable hash so neither the batched reads of a 100,000-number submission nor a
-bulk add land on one partition; a listing walks the shards in order. Entries have no TTL: an opt-out
-is kept until it is lifted.
+Numbers are spread by a stable hash so neither the reads of a 100,000-number submission (a Query per
+shard, or BatchGetItem by number) nor a bulk add land on one partition; a listing walks the shards
+in order. Entries have no TTL: an opt-out is kept until it is lifted.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from bulksms.adapters.store import InvalidPageToken, now_iso
 
 PREFIX = "SUPPRESSION#"
 SHARDS = 16
-_BATCH_GET_LIMIT = 100  # BatchGetItem's limit
-LIST_READ_FACTOR = 4  # read the whole list for a job only while the list is at most 4 times the job
+BATCH_GET_LIMIT = 100  # BatchGetItem's limit
 _ATTEMPTS = 8
 _LISTING = "suppressions"
 
@@ -171,31 +170,19 @@ class SuppressionStore:
             return EntryPage(items, None)
         return EntryPage(items, encode_token(_LISTING, {"shard": shard, "after": after}))
 
-    def suppressed_among(self, numbers: Sequence[str], executor: Executor | None = None) -> set[str]:
-        """Which of `numbers` are on the list, read strongly consistent, the reads spread over
-        `executor`'s threads (botocore clients are thread-safe).
-
-        Two ways, whichever reads less: BatchGetItem of 100 numbers at a time (one read unit per
-        number), or, for a job larger than the list, the whole list, each shard a Query of 1 MB pages
-        (about 40 entries per read unit). A job of 100,000 numbers against a list of 10,000 costs 16
-        Queries instead of 1,000 BatchGetItem calls. The list is read only while it stays under
-        LIST_READ_FACTOR times the job, so a huge list never makes a small job read it all.
-        """
+    def listed(self, numbers: Sequence[str], executor: Executor | None = None) -> set[str]:
+        """Which of `numbers` are listed: strongly consistent BatchGetItem of 100 keys at a time (one
+        read unit each), the batches spread over `executor`'s threads (botocore clients are thread-safe)."""
         mapped: Callable[..., Iterable[Any]] = executor.map if executor else map
-        if len(numbers) > SHARDS * _BATCH_GET_LIMIT:
-            budget = -(-LIST_READ_FACTOR * len(numbers) // SHARDS)
-            shards = list(mapped(self._read_shard, range(SHARDS), [budget] * SHARDS))
-            if all(shard is not None for shard in shards):
-                wanted = set(numbers)
-                return {number for shard in shards if shard for number in shard if number in wanted}
-        batches = [numbers[i : i + _BATCH_GET_LIMIT] for i in range(0, len(numbers), _BATCH_GET_LIMIT)]
+        batches = [numbers[i : i + BATCH_GET_LIMIT] for i in range(0, len(numbers), BATCH_GET_LIMIT)]
         found: set[str] = set()
         for batch in mapped(self._read_batch, batches):
             found.update(batch)
         return found
 
-    def _read_shard(self, shard: int, budget: int) -> list[str] | None:
-        """Every number of one shard, or None once it holds more than `budget`."""
+    def read_shard(self, shard: int, budget: int) -> list[str] | None:
+        """Every number of one shard, strongly consistent (Query, 1 MB pages, projection `sk`: about 40
+        entries per read unit), or None once it holds more than `budget`."""
         kwargs: dict[str, Any] = {
             "TableName": self._table_name,
             "KeyConditionExpression": "pk = :pk",

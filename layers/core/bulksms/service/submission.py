@@ -33,9 +33,14 @@ class Limits:
     max_parts: int
 
 
+def requested(request: SendRequest) -> int:
+    """How many numbers the request lists, before any is normalised or checked."""
+    return len(request.to) if isinstance(request.to, list) else request.to.count(",") + 1
+
+
 def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
     """Everything a request can get wrong, checked before anything is written."""
-    raw_count = len(request.to) if isinstance(request.to, list) else request.to.count(",") + 1
+    raw_count = requested(request)
     if raw_count > limits.max_recipients:
         raise RequestError(
             "to",
@@ -70,9 +75,10 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
 def submit(
     request: SendRequest, store: Store, queue: SendQueue, limits: Limits, suppressions: SuppressionList
 ) -> dict[str, Any]:
+    # Started first, read strongly consistent: nothing listed before this request goes out.
+    check = suppressions.check(requested(request))
     message, recipients = validate(request, limits)
-    # Read after the entries were written (strongly consistent): nothing listed before this job goes out.
-    accepted, suppressed = suppressions.split(recipients.accepted)
+    accepted, suppressed = check.split(recipients.accepted)
     if not accepted:
         raise RequestError(
             "to",
