@@ -76,7 +76,7 @@ def submit(
     request: SendRequest, store: Store, queue: SendQueue, limits: Limits, suppressions: SuppressionList
 ) -> dict[str, Any]:
     # Started first, read strongly consistent: nothing listed before this request goes out.
-    check = suppressions.check(requested(request))
+    check = suppressions.check(min(requested(request), limits.max_recipients))
     message, recipients = validate(request, limits)
     accepted, suppressed = check.split(recipients.accepted)
     if not accepted:
