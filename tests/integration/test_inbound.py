@@ -7,18 +7,23 @@ nothing; a repeated callback is recognised.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from bulksms import runtime
 from bulksms.settings import settings
 
+from local.context import LocalContext
+from local.functions import load_handler
 from local.stack import LocalStack
 from tests.integration.jobs import numbers, simulator
 from tests.integration.test_status import StatusReceiver, verify
 
 HANDSET, OURS = "27821000009", "27999000000"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def reply(stack: LocalStack, text: str, sender: str = HANDSET, **options: Any) -> dict[str, Any]:
@@ -168,3 +173,13 @@ def test_an_unreachable_webhook_still_stores_and_applies_the_reply(
     answer = reply(fresh, "STOP")
     assert answer["answer"] == "stored"
     assert suppression(api) is not None and len(inbound(api)["items"]) == 1
+
+
+def test_the_sample_event_is_handled_by_the_real_handler(api: Any, fresh: LocalStack) -> None:
+    event = json.loads((ROOT / "events" / "inbound_post.json").read_text())
+    function = fresh.function("InboundFunction")
+    answer = load_handler(function)(event, LocalContext(function.logical_id, function.memory_mb, 30))
+    assert (answer["statusCode"], answer["body"]) == (200, "stored")
+    (item,) = inbound(api)["items"]
+    assert (item["from"], item["text"], item["sent_at"]) == ("27821234567", "STOP", "2025-11-25T18:40:05Z")
+    assert suppression(api, "27821234567") is not None
