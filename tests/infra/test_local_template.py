@@ -146,8 +146,10 @@ def test_table_definition_creates_the_table_with_ttl(tpl: LocalTemplate, aws: No
 
 def test_queue_definitions_create_queues_with_redrive(tpl: LocalTemplate, aws: None) -> None:
     queues = tpl.queue_definitions()
-    assert [q.logical_id for q in queues] == ["SendDeadLetterQueue", "SendQueue"]  # target first
-    send = queues[1]
+    names = [q.logical_id for q in queues]
+    assert names.index("SendDeadLetterQueue") < names.index("SendQueue")  # target first
+    assert set(names) == {"SendDeadLetterQueue", "SendQueue", "CountsDeadLetterQueue"}
+    send = next(q for q in queues if q.logical_id == "SendQueue")
     assert send.attributes == {
         "VisibilityTimeout": "720",
         "MessageRetentionPeriod": "345600",

@@ -27,7 +27,14 @@ CONTRACT_ROUTES = {
 }
 CALLBACK_PATH = "/v1/callbacks/clickatell"
 INBOUND_PATH = "/v1/inbound/clickatell"
-FUNCTIONS = {"ApiFunction", "SenderFunction", "CallbackFunction", "InboundFunction", "SweeperFunction"}
+FUNCTIONS = {
+    "ApiFunction",
+    "SenderFunction",
+    "CallbackFunction",
+    "InboundFunction",
+    "SweeperFunction",
+    "CountsFunction",
+}
 
 # SAM policy templates whose expansion names exact actions on the resource it is given.
 SCOPED_POLICY_TEMPLATES = {"DynamoDBCrudPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
@@ -82,6 +89,7 @@ def test_memory_and_timeouts(tpl: LocalTemplate) -> None:
         "CallbackFunction": (256, 10),
         "InboundFunction": (256, 30),
         "SweeperFunction": (256, 120),
+        "CountsFunction": (256, 60),
     }
 
 
@@ -117,16 +125,31 @@ def test_redrive_to_dead_letter_queue_with_alarm(tpl: LocalTemplate) -> None:
     for lid in ("SendQueue", "SendDeadLetterQueue"):
         assert _props(tpl, lid)["SqsManagedSseEnabled"] is True
 
-    (alarm,) = tpl.resources_of_type("AWS::CloudWatch::Alarm").values()
-    props = alarm["Properties"]
-    assert props["Namespace"] == "AWS/SQS"
-    assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    assert props["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["SendDeadLetterQueue", "QueueName"]}}
-    ]
-    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
-    assert (props["Period"], props["EvaluationPeriods"]) == (60, 1)
-    assert props["TreatMissingData"] == "notBreaching"
+    alarms = tpl.resources_of_type("AWS::CloudWatch::Alarm")
+    watched = {}
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["Namespace"] == "AWS/SQS"
+        assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        ((dimension),) = props["Dimensions"]
+        watched[dimension["Value"]["Fn::GetAtt"][0]] = props
+        assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert (props["Period"], props["EvaluationPeriods"]) == (60, 1)
+        assert props["TreatMissingData"] == "notBreaching"
+    # Every dead-letter queue has its alarm: the send queue's and the counts function's on-failure one.
+    assert set(watched) == {"SendDeadLetterQueue", "CountsDeadLetterQueue"}
+
+
+def test_counts_read_the_table_stream_in_order(tpl: LocalTemplate) -> None:
+    assert _props(tpl, "Table")["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    (trigger,) = tpl.function("CountsFunction").stream_triggers
+    assert trigger.table == "Table"
+    event = _props(tpl, "CountsFunction")["Events"]["RecipientChanges"]["Properties"]
+    assert event["ParallelizationFactor"] == 1  # the sequence guard needs one reader per shard
+    assert trigger.bisect_on_error and trigger.on_failure_queue == "CountsDeadLetterQueue"
+    assert trigger.max_retry_attempts > 0
+    (pattern,) = trigger.filter_patterns
+    assert pattern["dynamodb"]["Keys"]["sk"]["S"] == [{"prefix": "R#"}]
 
 
 @pytest.mark.parametrize(
@@ -309,6 +332,7 @@ SAMPLE_EVENTS = [
     ("CallbackFunction", "callback_post.json", "LambdaFunctionUrlModel"),
     ("InboundFunction", "inbound_post.json", "LambdaFunctionUrlModel"),
     ("SweeperFunction", "sweeper_schedule.json", "EventBridgeModel"),
+    ("CountsFunction", "dynamodb_recipient_changes.json", "DynamoDBStreamModel"),
 ]
 
 

@@ -96,6 +96,5 @@ def sender() -> Sender:
         executor(),
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,
-        on_finished=notifier(),
         on_opted_out=suppressions().suppress_all_from_provider,
     )
