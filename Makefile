@@ -3,7 +3,6 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3.12
 VENV := .venv
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
@@ -25,6 +24,19 @@ export PYENV_VERSION := $(subst $(space),:,$(strip $(PYENV_FOUND)))
 endif
 endif
 
+# The virtualenvs need Python 3.12 or newer (the Lambda runtime is python3.12): the first such
+# interpreter on PATH, unless PYTHON=/path/to/python is given.
+PYTHON_CANDIDATES := python3.12 python3.13 python3.14 python3
+NEEDS_PYTHON := import sys; sys.exit(sys.version_info < (3, 12))
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell $(if $(PYENV_VERSION),PYENV_VERSION=$(PYENV_VERSION)) sh -c 'for p in $(PYTHON_CANDIDATES); do \
+	"$$p" -c "$(NEEDS_PYTHON)" 2>/dev/null && { command -v "$$p"; exit 0; }; done')
+endif
+define check_python
+	@$(if $(PYTHON),"$(PYTHON)" -c "$(NEEDS_PYTHON)" 2>/dev/null || { echo "make: $(PYTHON) is not Python 3.12 or newer" >&2; exit 1; },\
+		{ echo "make: no Python 3.12 or newer on PATH (tried $(PYTHON_CANDIDATES)); install one or run make PYTHON=/path/to/python3.12" >&2; exit 1; })
+endef
+
 # sam and cfn-lint run offline: a region but no credentials, no telemetry.
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
@@ -35,14 +47,16 @@ help: ## List the targets.
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt
-	$(PYTHON) -m venv $(VENV)
+	$(check_python)
+	"$(PYTHON)" -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet --require-hashes -r layers/core/requirements.txt
 	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
-	$(PYTHON) -m venv $(SAM_VENV)
+	$(check_python)
+	"$(PYTHON)" -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $@
@@ -52,7 +66,8 @@ venv: $(VENV)/.installed ## Create the dev virtualenv (.venv).
 sam-venv: $(SAM_VENV)/.installed ## Create the SAM CLI virtualenv (.venv-sam).
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(check_python)
+	"$(PYTHON)" -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
@@ -75,14 +90,21 @@ lock: $(VENV)/.installed ## Recompile layers/core/requirements.txt (with hashes)
 	$(VENV)/bin/pip-compile --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras \
 		--annotation-style line --no-header -q -o layers/core/requirements.txt layers/core/requirements.in
 
-bench: $(VENV)/.installed ## Throughput, cold start, memory and cost against baselines (about 10 minutes).
+bench: $(VENV)/.installed ## Throughput, cold start, memory and cost against baselines (a few minutes).
 	$(VENV)/bin/python -m bench
 
-local: $(VENV)/.installed ## Run the whole system on this machine (Ctrl-C stops it); SIM_FAULTS=http_5xx=0.1,...
-	SIM_FAULTS='$(SIM_FAULTS)' $(VENV)/bin/python -m local.run
+# make local: where it serves, and template parameter overrides (PARAMETERS="Name=Value Name2=Value2").
+API_PORT ?= 3000
+MOTO_PORT ?= 5000
+SIM_PORT ?= 8099
+PARAMETERS ?=
+
+local: $(VENV)/.installed ## Run the whole system here (Ctrl-C stops it); API_PORT MOTO_PORT SIM_PORT PARAMETERS SIM_FAULTS.
+	SIM_FAULTS='$(SIM_FAULTS)' $(VENV)/bin/python -m local.run --api-port $(API_PORT) \
+		--moto-port $(MOTO_PORT) --sim-port $(SIM_PORT) $(foreach p,$(PARAMETERS),--parameter '$(p)')
 
 demo: $(VENV)/.installed ## Send a 10,000-recipient job through the local stack (starts it if needed).
-	$(VENV)/bin/python -m local.demo
+	$(VENV)/bin/python -m local.demo --api-url http://127.0.0.1:$(API_PORT)
 
 lint-template: $(SAM_VENV)/.installed ## cfn-lint and sam validate --lint on template.yaml.
 	$(CFN_LINT) --include-checks I --ignore-checks I4010 -- template.yaml

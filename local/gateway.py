@@ -14,7 +14,7 @@ from typing import Any
 
 from local.context import LocalContext
 from local.events import function_url_event, rest_api_event
-from local.functions import load_handler
+from local.functions import invoke
 from local.template import FunctionDefinition, LocalTemplate
 
 log = logging.getLogger("local.gateway")
@@ -65,6 +65,9 @@ class Gateway:
         self._routes = routes(template)
         self._api_key = api_key
         self._invalid_key = _gateway_response(template, "INVALID_API_KEY")
+        self._no_such_route = _gateway_response(
+            template, "MISSING_AUTHENTICATION_TOKEN", status=403, message="Missing Authentication Token"
+        )
 
     def handle(
         self,
@@ -75,16 +78,11 @@ class Gateway:
         body: bytes,
     ) -> HttpAnswer:
         candidates = [(route, params) for route in self._routes if (params := route.match(path)) is not None]
-        if not candidates:
-            return _json(
-                404, {"error": {"code": "not_found", "message": f"no route for {path}", "field": None}}
-            )
-        chosen = next(((r, p) for r, p in candidates if r.method == method), None)
+        # A function URL hands every method to its function; the REST API answers a method or path it
+        # does not have with its MISSING_AUTHENTICATION_TOKEN response, before any key check.
+        chosen = next(((r, p) for r, p in candidates if r.method == method or r.function_url), None)
         if chosen is None:
-            allowed = ", ".join(sorted({r.method for r, _ in candidates}))
-            return _json(
-                405, {"error": {"code": "method_not_allowed", "message": f"use {allowed}", "field": None}}
-            )
+            return self._no_such_route
         route, params = chosen
         if route.function_url:
             event = function_url_event(method, path, query=query, headers=headers, body=body)
@@ -107,19 +105,29 @@ class Gateway:
     def _invoke(self, function: FunctionDefinition, event: dict[str, Any]) -> HttpAnswer:
         context = LocalContext(function.logical_id, function.memory_mb, function.timeout_s)
         try:
-            answer = load_handler(function)(event, context)
+            answer = invoke(function, event, context)
         except Exception:  # what API Gateway answers when the function itself fails
             log.exception("%s raised", function.logical_id)
             return _json(502, {"message": "Internal server error"})
         return _proxy_answer(answer)
 
 
-def _gateway_response(template: LocalTemplate, response_type: str) -> HttpAnswer:
-    """API Gateway's own answer of this type, as the template's GatewayResponses define it."""
+def _gateway_response(
+    template: LocalTemplate, response_type: str, *, status: int | None = None, message: str = ""
+) -> HttpAnswer:
+    """API Gateway's own answer of this type, as the template's GatewayResponses define it: its own
+    entry, else DEFAULT_4XX with API Gateway's `status` and `message` for the type."""
     (api,) = template.resources_of_type("AWS::Serverless::Api").values()
-    response = api["Properties"]["GatewayResponses"][response_type]
-    body = response["ResponseTemplates"]["application/json"].encode()
-    return HttpAnswer(int(response["StatusCode"]), {"Content-Type": "application/json"}, body)
+    responses = api["Properties"]["GatewayResponses"]
+    response = responses.get(response_type) or responses["DEFAULT_4XX"]
+    body = (
+        response["ResponseTemplates"]["application/json"]
+        .replace("$context.error.responseType", response_type)
+        .replace("$context.error.messageString", json.dumps(message))
+    )
+    return HttpAnswer(
+        int(response.get("StatusCode", status)), {"Content-Type": "application/json"}, body.encode()
+    )
 
 
 def _json(status: int, body: Any) -> HttpAnswer:

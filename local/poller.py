@@ -121,7 +121,9 @@ class SqsPoller:
                 log.exception("polling %s failed; retrying", self._target.name)
                 self._stop.wait(1)
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 30.0) -> None:
+        """Take no new batch; wait at most `wait_s` for the invocations in flight (0: do not wait)."""
         self._stop.set()
+        deadline = time.monotonic() + wait_s
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from local.aws_env import (
 )
 from local.context import LocalContext
 from local.events import scheduled_event
-from local.functions import load_handler
+from local.functions import invoke, load_module
 from local.gateway import Gateway
 from local.poller import FunctionTarget, SqsPoller, SqsSource
 from local.simulator import ClickatellSimulator, Faults
@@ -36,6 +37,7 @@ from local.streams import MotoStreams, StreamPoller
 from local.template import FunctionDefinition, LocalTemplate, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
 DEFAULT_API_KEY = "local-dev-key"
 DEFAULT_CALLBACK_TOKEN = "local-callback-token"
 SIM_CREDENTIALS = {"user": "sim-user", "password": "sim-password", "api_id": "3456789"}
@@ -44,6 +46,8 @@ API_BODY_LIMIT = 10 * 1024 * 1024  # API Gateway's payload limit
 TOO_LARGE_BODY = (
     b'{"error": {"code": "REQUEST_TOO_LARGE", "message": "Request Entity Too Large", "field": null}}'
 )
+# Ctrl-C must stop everything within 10 s: what is still running after this is abandoned (local.run).
+STOP_WAIT_S = 5.0
 log = logging.getLogger("local.stack")
 
 
@@ -141,7 +145,7 @@ class LocalStack:
             api_id=SIM_CREDENTIALS["api_id"],
         ).start()
         overrides = {"ClickatellBaseUrl": self.simulator.url, **config.parameter_overrides}
-        self.template: LocalTemplate = load_template(ROOT / "template.yaml", overrides)
+        self.template: LocalTemplate = load_template(TEMPLATE, overrides)
         self.resources: LocalResources = provision(
             self.template,
             self.endpoint,
@@ -152,6 +156,8 @@ class LocalStack:
             },
         )
         apply_environment(function_environment(self.template, self.resources))
+        for function in self.template.functions():  # once, before anything can invoke one
+            load_module(function)
         self.gateway = Gateway(self.template, config.api_key)
         self.api_server = _ApiServer((config.host, config.api_port), self.gateway)
         self._spawn("api-server", self.api_server.serve_forever)
@@ -168,15 +174,21 @@ class LocalStack:
         self._start_sweeper()
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = STOP_WAIT_S) -> None:
+        """Take no new work, give the invocations in flight at most `wait_s`, then stop the servers."""
+        deadline = time.monotonic() + wait_s
         self._stop.set()
         for poller in self.pollers:
-            poller.stop()
+            poller.stop(wait_s=0)
         for stream_poller in self.stream_pollers:
-            stream_poller.stop()
+            stream_poller.stop(wait_s=0)
         if self.api_server:
             self.api_server.shutdown()
             self.api_server.server_close()
+        for poller in self.pollers:
+            poller.stop(wait_s=max(0.0, deadline - time.monotonic()))
+        for stream_poller in self.stream_pollers:
+            stream_poller.stop(wait_s=max(0.0, deadline - time.monotonic()))
         if self.simulator:
             self.simulator.stop()
         if self.moto:
@@ -232,7 +244,7 @@ class LocalStack:
                     report_batch_item_failures=trigger.reports_batch_item_failures,
                 )
                 target = FunctionTarget(
-                    function.logical_id, load_handler(function), function.timeout_s, function.memory_mb
+                    function.logical_id, partial(invoke, function), function.timeout_s, function.memory_mb
                 )
                 log.debug(
                     "poller for %s on %s (visibility %ss)", function.logical_id, trigger.queue, visibility
@@ -246,7 +258,7 @@ class LocalStack:
         for function in self.template.functions():
             for trigger in function.stream_triggers:
                 target = FunctionTarget(
-                    function.logical_id, load_handler(function), function.timeout_s, function.memory_mb
+                    function.logical_id, partial(invoke, function), function.timeout_s, function.memory_mb
                 )
                 failure_queue = (
                     self.resources.queue_url(trigger.on_failure_queue) if trigger.on_failure_queue else None
@@ -280,7 +292,7 @@ class LocalStack:
     def invoke_scheduled(self, logical_id: str) -> Any:
         function = self.function(logical_id)
         context = LocalContext(function.logical_id, function.memory_mb, function.timeout_s)
-        return load_handler(function)(scheduled_event(), context)
+        return invoke(function, scheduled_event(), context)
 
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)

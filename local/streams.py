@@ -260,7 +260,9 @@ class StreamPoller:
                 log.exception("reading the stream for %s failed; retrying", self._target.name)
                 self._stop.wait(1)
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 30.0) -> None:
+        """Read no new batch; wait at most `wait_s` for the invocation in flight (0: do not wait)."""
         self._stop.set()
+        deadline = time.monotonic() + wait_s
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -25,18 +25,22 @@ OUTPUT = ROOT / "openapi.json"
 ENVIRONMENT = {"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "bulksms"}
 
 
-def load_api_app() -> Any:
-    """The API function's module, loaded as the local stack loads it (layer on sys.path)."""
+def _load(logical_id: str) -> Any:
+    """A function's module, loaded as the local stack loads it (layer on sys.path)."""
     for name, value in ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-    return load_module(load_template(ROOT / "template.yaml").function("ApiFunction"), "_openapi_api_app")
+    function = load_template(ROOT / "template.yaml").function(logical_id)
+    return load_module(function, f"_openapi_{logical_id}")
 
 
 def build_document() -> dict[str, Any]:
-    module = load_api_app()
+    api = _load("ApiFunction").app
     from bulksms.openapi import openapi_document
 
-    return openapi_document(module.app)
+    # The functions Clickatell calls on their function URL: their routes are public too.
+    template = load_template(ROOT / "template.yaml")
+    url_apps = [_load(f.logical_id).app for f in template.functions() if f.function_url]
+    return openapi_document(api, *url_apps)
 
 
 def render(document: dict[str, Any]) -> str:

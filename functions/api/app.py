@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import idempotent, runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
+from bulksms.domain.status import RecipientStatus
 from bulksms.models import (
     InboundPage,
     JobView,
@@ -60,9 +61,7 @@ def get_job(job_id: JobId) -> JobView:
 @app.get("/v1/messages/<job_id>/recipients")
 def list_recipients(
     job_id: JobId,
-    status: Annotated[
-        str | None, Query(pattern="^(queued|submitted|delivered|failed|expired|unknown|cancelled)$")
-    ] = None,
+    status: Annotated[RecipientStatus | None, Query()] = None,
     limit: Limit = 100,
     next_token: NextToken = None,
 ) -> RecipientsPage:

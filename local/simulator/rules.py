@@ -56,9 +56,15 @@ ERRORS: dict[str, str] = {
     "301": "No credit left",
 }
 PER_NUMBER_FAULT_CODES: tuple[str, ...] = ("105", "114", "121", "122", "128")
+# Reference section 1: the values max_credits takes, and the req_feat bits.
+MAX_CREDITS = frozenset({"0.8", "1", "1.5", "2", "2.5", "3"})
+REQ_FEAT_BITS = 1 | 2 | 4 | 8 | 16 | 32 | 512 | 8192 | 16384
+ROUTING_ERROR_STATUS = "009"  # over max_credits: accepted with an ID, then ends as a routing error
+_FLAGS = ("mo", "binary", "deliv_ack", "escalate")
 
 _HEX = re.compile(r"[0-9A-Fa-f]*")
 _SENDER = re.compile(r"[0-9]{1,16}|[A-Za-z0-9]{1,11}")
+_NUMERIC_SENDER = re.compile(r"[0-9]{1,16}")
 _CLIMSGID = re.compile(r"[A-Za-z0-9]{1,32}")
 _INT = re.compile(r"[0-9]{1,9}")
 is_valid_number = re.compile(r"[1-9][0-9]{7,14}").fullmatch
@@ -77,6 +83,7 @@ class MessageSpec:
     sender: str  # "" when `from` was not given
     callback_level: int
     cli_msg_id: str
+    over_max_credits: bool = False
 
 
 def gsm7_septets(text: str) -> int:
@@ -119,11 +126,20 @@ def check_message(p: Mapping[str, str]) -> MessageSpec | Record:
         return err("101")
     if msg_type and msg_type not in MSG_TYPES:
         return err("112")
+    if any((p.get(flag) or "0") not in ("0", "1") for flag in _FLAGS):
+        return err("101")
     sender = p.get("from", "")
     if sender and not _SENDER.fullmatch(sender):
         return err("106")
+    if p.get("mo") == "1" and sender and not _NUMERIC_SENDER.fullmatch(sender):
+        # A reply-capable route sends from a two-way number; a name cannot take replies.
+        return err("106")
     binary = p.get("binary") or "0"
-    if (p.get("mo") or "0") not in ("0", "1") or binary not in ("0", "1"):
+    req_feat = p.get("req_feat", "")
+    if req_feat and (not _INT.fullmatch(req_feat) or int(req_feat) & ~REQ_FEAT_BITS):
+        return err("101")
+    max_credits = p.get("max_credits", "")
+    if max_credits and max_credits not in MAX_CREDITS:
         return err("101")
     callback = p.get("callback") or p.get("msg_callback") or "0"
     if not _INT.fullmatch(callback) or int(callback) > 7:
@@ -157,4 +173,6 @@ def check_message(p: Mapping[str, str]) -> MessageSpec | Record:
         sender=sender,
         callback_level=int(callback),
         cli_msg_id=cli_msg_id,
+        # A part costs one credit here, as the simulator's credit counts it.
+        over_max_credits=bool(max_credits) and parts > float(max_credits),
     )

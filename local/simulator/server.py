@@ -29,7 +29,14 @@ from local.simulator.callbacks import CallbackDispatcher, CallbackJob, callback_
 from local.simulator.mo import MoChannel
 from local.simulator.model import ACCEPTED_STATUS, Message, MessageRow
 from local.simulator.options import Faults, Settings
-from local.simulator.rules import PER_NUMBER_FAULT_CODES, MessageSpec, check_message, err, is_valid_number
+from local.simulator.rules import (
+    PER_NUMBER_FAULT_CODES,
+    ROUTING_ERROR_STATUS,
+    MessageSpec,
+    check_message,
+    err,
+    is_valid_number,
+)
 
 SESSION_IDLE_SECONDS = 15 * 60
 UNLIMITED_BALANCE = 1_000_000.0
@@ -359,6 +366,7 @@ class ClickatellSimulator:
             spec.cli_msg_id,
         )
         want_callbacks = settings.callback_url is not None and level > 0
+        over_max_credits = spec.over_max_credits
         statuses, weights = list(settings.callback_status_mix), list(settings.callback_status_mix.values())
         dup_rate, swap_rate = faults.callback_duplicates, faults.callback_out_of_order
         opted_out = self.mo.opted_out
@@ -399,7 +407,10 @@ class ClickatellSimulator:
                 accepted += 1
                 append(Record("ID", accepted_id, "", number))
                 if want_callbacks:
-                    final = statuses[0] if len(statuses) == 1 else rng.choices(statuses, weights)[0]
+                    if over_max_credits:
+                        final = ROUTING_ERROR_STATUS
+                    else:
+                        final = statuses[0] if len(statuses) == 1 else rng.choices(statuses, weights)[0]
                     duplicate = bool(dup_rate) and rng.random() < dup_rate
                     swapped = bool(swap_rate) and rng.random() < swap_rate
                     steps = callback_steps(level, final, duplicate, swapped)
@@ -537,10 +548,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         sim = self.server.sim
         try:
-            body = self._read_body() if method == "POST" else b""
+            body = self._read_body()
         except ValueError:
             self._send(400, b"bad request body\n", "text/plain", close=True)
             return
+        if method == "GET":
+            # Some clients send a body with a GET; left unread it would be taken for the next request
+            # on the keep-alive connection. Clickatell reads a GET's parameters from its query only.
+            body = b""
         path, _, query = self.path.partition("?")
         if path.startswith("/http/"):
             command = path.removeprefix("/http/").removesuffix(".php")

@@ -7,10 +7,14 @@ import json
 from typing import Any
 
 import pytest
+from bulksms.domain.encoding import Encoding
+from bulksms.domain.message import SENDER_ID_PATTERN
+from bulksms.domain.status import RecipientStatus
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
-from scripts.generate_openapi import OUTPUT, build_document, render
+from local.template import load_template
+from scripts.generate_openapi import OUTPUT, ROOT, build_document, render
 
 REGENERATE = "openapi.json is out of date: run `python scripts/generate_openapi.py` and commit the result"
 
@@ -42,10 +46,14 @@ def test_document_is_valid_openapi(committed: dict[str, Any]) -> None:
         pytest.fail(f"openapi.json is not a valid OpenAPI document: {error}")
 
 
-def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+def _operations(
+    document: dict[str, Any], prefix: str = "/v1/messages"
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The operations under `prefix` (by default the API-key routes)."""
     return [
         (method, path, operation)
         for path, operations in document["paths"].items()
+        if path.startswith(prefix)
         for method, operation in operations.items()
     ]
 
@@ -64,8 +72,10 @@ def test_errors_are_documented_as_the_api_answers_them(committed: dict[str, Any]
             }, f"{method} {path} {status}"
         if "{job_id}" in path:
             assert "404" in responses, f"{method} {path}"
+        # The handler checks any body's size and type before routing; API Gateway throttles.
+        assert {"413", "415", "429"} <= set(responses), f"{method} {path}"
     post = committed["paths"]["/v1/messages"]["post"]["responses"]
-    assert {"202", "409", "413"} <= set(post)
+    assert {"202", "409", "413", "415"} <= set(post)
     assert post["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/SendAccepted")
     assert "409" in committed["paths"]["/v1/messages/{job_id}"]["delete"]["responses"]
 
@@ -83,3 +93,33 @@ def test_document_identifies_the_api(committed: dict[str, Any]) -> None:
     info = committed["info"]
     assert info["title"] == "bulksms"
     assert info["version"] and info["description"]
+
+
+def test_statuses_counts_and_encodings_are_constrained(committed: dict[str, Any]) -> None:
+    schemas = committed["components"]["schemas"]
+    assert set(schemas["JobStatus"]["enum"]) >= {"queued", "sending", "completed", "cancelled", "failed"}
+    assert schemas["RecipientStatus"]["enum"] == [s.value for s in RecipientStatus]
+    assert schemas["Encoding"]["enum"] == [e.value for e in Encoding]
+    for name, field in schemas["Counts"]["properties"].items():
+        assert field["type"] == "integer" and field["minimum"] == 0, name
+    accepted = schemas["SendAccepted"]["properties"]
+    for name in ("duplicates_removed", "normalised", "rejected_count"):
+        assert accepted[name]["minimum"] == 0, name
+    assert accepted["accepted"]["minimum"] == 1 and accepted["parts_per_message"]["minimum"] == 1
+    assert schemas["JobView"]["properties"]["status"] == {"$ref": "#/components/schemas/JobStatus"}
+    assert schemas["SendRequest"]["properties"]["from"]["pattern"] == SENDER_ID_PATTERN
+
+
+def test_callback_route_is_documented_as_a_token_route_without_api_key(committed: dict[str, Any]) -> None:
+    template = load_template(ROOT / "template.yaml")
+    url_paths = [f.local_path for f in template.functions() if f.function_url]
+    assert url_paths and all(path in committed["paths"] for path in url_paths)
+    for method, path, operation in _operations(committed, prefix="/v1/callbacks"):
+        assert operation["security"] == [], f"{method} {path}"
+        (token,) = operation["parameters"]
+        assert (token["name"], token["in"], token["required"]) == ("token", "query", True)
+        assert {"200", "403", "503"} <= set(operation["responses"]), f"{method} {path}"
+        for response in operation["responses"].values():
+            assert set(response["content"]) == {"text/plain"}
+        assert operation["servers"][0]["url"].endswith(".lambda-url.{region}.on.aws"), f"{method} {path}"
+    assert set(committed["paths"]["/v1/callbacks/clickatell"]) == {"get", "post"}

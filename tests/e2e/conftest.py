@@ -1,5 +1,6 @@
 """One local stack per session, started the way a user starts it (`python -m local.run`, a subprocess on
-free ports) and driven over HTTP only: the public API, and the simulator's /_sim/* controls.
+free ports) and driven over HTTP only: the public API, and the simulator's /_sim/* controls. Every API
+answer is checked against openapi.json (tests/e2e/contract.py).
 
 Its output goes to a file; a failing test shows the file's tail. At the end the stack gets SIGINT and
 must exit with status 0 within STOP_TIMEOUT_S.
@@ -22,6 +23,8 @@ from typing import Any
 
 import pytest
 import urllib3
+
+from tests.e2e.contract import check_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "local-dev-key"  # local.run's default, so the README's commands work unchanged
@@ -72,6 +75,7 @@ class E2EStack:
             sent["x-api-key"] = api_key
         payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         response = self.http.request(method, self.api_url + path, body=payload, headers=sent)
+        check_answer(method, path, response.status, response.headers.get("Content-Type", ""), response.data)
         try:
             return response.status, json.loads(response.data) if response.data else None
         except ValueError:  # not JSON: the test shows what came instead
@@ -103,11 +107,15 @@ class E2EStack:
         items: list[dict[str, Any]] = []
         fields: dict[str, str] = {"limit": str(limit), **query}
         for _ in range(10_000):
+            path = f"/v1/messages/{job_id}/recipients"
             response = self.http.request(
                 "GET",
-                f"{self.api_url}/v1/messages/{job_id}/recipients",
+                self.api_url + path,
                 fields=fields,
                 headers={"x-api-key": API_KEY},
+            )
+            check_answer(
+                "GET", path, response.status, response.headers.get("Content-Type", ""), response.data
             )
             page = json.loads(response.data)
             assert response.status == 200, page

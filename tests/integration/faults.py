@@ -343,15 +343,18 @@ def sweep(stack: LocalStack) -> dict[str, int]:
     return result
 
 
-def wait_until_leases_expire(stack: LocalStack, job_id: str, timeout_s: float = 15) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        leases = [int(c["lease_until"]) for c in chunk_items(stack, job_id) if c["state"] == "claimed"]
-        if not leases or max(leases) < time.time():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"leases still live after {timeout_s}s: {leases}")
-        time.sleep(0.1)
+def expire_leases(stack: LocalStack, job_id: str) -> None:
+    """Make the job's live claims look as old as their lease: what the passing of time would do, without
+    waiting for it (the tests run with long leases, so no lease runs out by itself on a slow machine)."""
+    from bulksms.adapters.store import chunk_key
+
+    for chunk in chunk_items(stack, job_id):
+        if chunk["state"] == "claimed":
+            table(stack).update_item(
+                Key=chunk_key(job_id, int(chunk["chunk"])),
+                UpdateExpression="SET lease_until = :past",
+                ExpressionAttributeValues={":past": int(time.time()) - 1},
+            )
 
 
 # ---- the invariants --------------------------------------------------------------------------------

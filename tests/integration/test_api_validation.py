@@ -25,6 +25,11 @@ BAD_REQUESTS = [
     pytest.param({**GOOD, "encoding": "latin1"}, "encoding", id="unknown encoding"),
     pytest.param({**GOOD, "msg_type": "SMS_NOKIA_OLOGO"}, "msg_type", id="unsupported msg_type"),
     pytest.param({**GOOD, "from": "a sender id that is far too long"}, "from", id="from too long"),
+    pytest.param({**GOOD, "from": "My Shop"}, "from", id="from with a space (Clickatell: 106)"),
+    pytest.param({**GOOD, "from": "+27999000000"}, "from", id="from with a plus"),
+    pytest.param({**GOOD, "from": "1" * 17}, "from", id="from of 17 digits"),
+    pytest.param({**GOOD, "from": ""}, "from", id="empty from"),
+    pytest.param({**GOOD, "mo": True, "from": "MyShop"}, "from", id="mo from a name, not a number"),
     pytest.param({**GOOD, "colour": "blue"}, "colour", id="unknown field"),
     pytest.param({**GOOD, "to": ["0821234567", "27999000001"]}, "to", id="all numbers invalid"),
     pytest.param({**GOOD, "encoding": "binary", "text": "XYZ"}, "text", id="binary text not hex"),
@@ -123,3 +128,22 @@ def test_a_valid_request_answers_what_was_normalised(api: Any) -> None:
     assert answer["client_reference"] == "order-42"
     assert answer["links"]["self"] == f"/v1/messages/{answer['job_id']}"
     assert json.dumps(answer)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("PUT", "/v1/messages"), ("POST", "/v1/messages/" + "0" * 32), ("GET", "/v1/nothing-here")],
+)
+def test_a_method_or_path_the_api_lacks_is_api_gateways_403(
+    api: Any, fresh: LocalStack, method: str, path: str
+) -> None:
+    # What API Gateway's REST API answers (MISSING_AUTHENTICATION_TOKEN through DEFAULT_4XX), with a
+    # valid key too: never a 405 or a 404 that only the local stack would give.
+    status, answer = api.call(method, path, GOOD)
+    assert status == 403
+    assert answer["error"] == {
+        "code": "MISSING_AUTHENTICATION_TOKEN",
+        "message": "Missing Authentication Token",
+        "field": None,
+    }
+    assert_nothing_happened(fresh)

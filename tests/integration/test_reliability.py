@@ -30,6 +30,7 @@ from tests.integration.faults import (  # noqa: F401 - fixtures
     chunk_items,
     closed_port,
     enqueue,
+    expire_leases,
     forget_job,
     get_job,
     harness,
@@ -41,7 +42,6 @@ from tests.integration.faults import (  # noqa: F401 - fixtures
     recipient_items,
     settings_env,
     sweep,
-    wait_until_leases_expire,
     wire,
 )
 
@@ -86,7 +86,7 @@ def test_fault_matrix_twenty_thousand_numbers_each_recorded_once_none_sent_twice
 
     drain()
     if any(c["state"] == "claimed" for c in chunk_items(fresh, job_id)):
-        wait_until_leases_expire(fresh, job_id)
+        expire_leases(fresh, job_id)
         sweep(fresh)
 
     job, by_number = check_every_number_once(fresh, api, job_id, to)
@@ -187,7 +187,7 @@ def test_crash_between_claim_and_post_leaves_the_chunk_unknown_and_unsent(
     monkeypatch: pytest.MonkeyPatch,
     settled_by: str,
 ) -> None:
-    settings_env(CHUNK_LEASE_SECONDS=3)
+    settings_env(CHUNK_LEASE_SECONDS=600)
     to = numbers(1800)  # three chunks in one queue message
     job_id = submit(api, to)["job_id"]
     crashed = _crash_once(monkeypatch, ClickatellClient, "send")
@@ -212,12 +212,12 @@ def test_crash_between_claim_and_post_leaves_the_chunk_unknown_and_unsent(
         assert _chunk_states(fresh, job_id) == {"done": 2, "claimed": 1}
         job = get_job(api, job_id)
         assert job["status"] == "sending" and job["counts"]["queued"] == 600
-        wait_until_leases_expire(fresh, job_id)
+        expire_leases(fresh, job_id)
         tally = sweep(fresh)
         assert tally.get("abandoned_claims") == 1, tally  # its results then finish the job
     else:
         # The redelivery comes after the lease ran out: the sender settles the abandoned claim itself.
-        wait_until_leases_expire(fresh, job_id)
+        expire_leases(fresh, job_id)
         make_visible(fresh, messages)
         again = poller.receive(0)
         assert len(again) == 1
@@ -244,7 +244,7 @@ def test_crash_between_claim_and_post_leaves_the_chunk_unknown_and_unsent(
 def test_crash_between_post_and_storing_results_leaves_the_chunk_unknown_never_resent(
     api: Any, fresh: LocalStack, settings_env: Any, wire: SimRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings_env(CHUNK_LEASE_SECONDS=3)
+    settings_env(CHUNK_LEASE_SECONDS=600)
     to = numbers(1800)
     job_id = submit(api, to)["job_id"]
     crashed = _crash_once(monkeypatch, Store, "put_results")
@@ -260,7 +260,7 @@ def test_crash_between_post_and_storing_results_leaves_the_chunk_unknown_never_r
     make_visible(fresh, messages)  # redelivered while the lease is live: nothing is sent again
     assert poller.invoke(poller.receive(0)) == []
     assert fresh.simulator.stats()["requests"] == 3
-    wait_until_leases_expire(fresh, job_id)
+    expire_leases(fresh, job_id)
     assert sweep(fresh).get("abandoned_claims") == 1
     enqueue(fresh, messages[0]["Body"])  # and once more after it was settled: still nothing is sent
     assert poller.invoke(poller.receive(0)) == []
@@ -288,7 +288,7 @@ def test_crash_between_storing_results_and_settling_keeps_what_was_stored(
     """The claimer stored all (or the first batches of) a chunk's results, then died before settling.
     The abandoned claim keeps what was stored (`submitted` with its ID), only the rest is `unknown`,
     the counts are the tally, and nothing is sent again."""
-    settings_env(CHUNK_LEASE_SECONDS=3)
+    settings_env(CHUNK_LEASE_SECONDS=600)
     to = numbers(1800)
     job_id = submit(api, to)["job_id"]
     if stored_batches is None:
@@ -318,7 +318,7 @@ def test_crash_between_storing_results_and_settling_keeps_what_was_stored(
     claimed = [c for c in chunk_items(fresh, job_id) if c["state"] == "claimed"]
     assert len(claimed) == 1
     lost = set(claimed[0]["numbers"].split(","))
-    wait_until_leases_expire(fresh, job_id)
+    expire_leases(fresh, job_id)
     make_visible(fresh, messages)
     assert poller.invoke(poller.receive(0)) == []
 
@@ -340,7 +340,7 @@ def _crash_after_counting_before_marking_done(
 ) -> tuple[str, list[str]]:
     """Every result stored, but the chunk item still says claimed; then the redelivery after the lease.
     Returns the job id and its numbers."""
-    settings_env(CHUNK_LEASE_SECONDS=3)
+    settings_env(CHUNK_LEASE_SECONDS=600)
     to = numbers(1800)
     job_id = submit(api, to)["job_id"]
     crashed = _crash_once(monkeypatch, Store, "mark_done")
@@ -351,7 +351,7 @@ def _crash_after_counting_before_marking_done(
     # The stored results finish the job, and finishing marks the chunk left claimed done.
     assert get_job(api, job_id)["counts"]["submitted"] == 1800
     assert _chunk_states(fresh, job_id) == {"done": 3}
-    wait_until_leases_expire(fresh, job_id)
+    expire_leases(fresh, job_id)
     make_visible(fresh, messages)
     assert poller.invoke(poller.receive(0)) == []
     return job_id, to
@@ -390,7 +390,7 @@ def test_delivery_reports_for_an_abandoned_chunk_are_not_undone_when_it_is_swept
     """Results stored, settle lost; Clickatell's delivery callbacks move the numbers on; then the lease
     expires and the sweeper settles the claim. No recipient may move back, and the counts must stay
     the tally of the recipient items."""
-    settings_env(CHUNK_LEASE_SECONDS=3)
+    settings_env(CHUNK_LEASE_SECONDS=600)
     fresh.simulator.configure(callback_delay_ms=20)
     to = numbers(100)
     job_id = submit(api, to, callback=3)["job_id"]
@@ -406,7 +406,7 @@ def test_delivery_reports_for_an_abandoned_chunk_are_not_undone_when_it_is_swept
         time.sleep(0.1)
     delivered = {n for n in to if (fresh.simulator.messages_for(n) or [{}])[0].get("status") == "004"}
     assert delivered, "the simulator delivered nothing; the scenario did not happen"
-    wait_until_leases_expire(fresh, job_id)
+    expire_leases(fresh, job_id)
     sweep(fresh)
     make_visible(fresh, messages)
     assert poller.invoke(poller.receive(0)) == []
@@ -787,3 +787,40 @@ def test_no_credit_answered_per_number_stops_the_job(
         f"job {job['status']} with stop {job.get('stop')} after {requests} POSTs, all but one answered 301"
     )
     assert requests <= 3, f"{requests} of 10 chunks were POSTed after the account ran out of credit"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("with_to", [False, True], ids=["without-To", "with-To"])
+def test_whole_request_error_fails_its_chunk_and_the_job_goes_on(
+    api: Any, fresh: LocalStack, drain: Any, settings_env: Any, wire: SimRecorder, with_to: bool
+) -> None:
+    """A request-level error that is not about the account (106, once per number as S1 shows it) fails
+    that chunk's numbers with the code; the next chunk is still sent and the job completes."""
+    settings_env(CHUNKS_PER_MESSAGE=1, SENDER_THREADS=1)
+    refused: list[tuple[str, ...]] = []
+
+    def refuse_the_first(chunk: tuple[str, ...], attempt: int) -> Any:
+        if wire.calls:
+            return None
+        refused.append(chunk)
+        return plain_answer(
+            "".join(
+                "ERR: 106, Invalid source address" + (f" To: {n}" if with_to else "") + "\n" for n in chunk
+            )
+        )
+
+    wire.script = refuse_the_first
+    to = numbers(1200)  # two chunks, sent one after the other
+    job_id = submit(api, to)["job_id"]
+
+    drain()
+
+    job, by_number = check_every_number_once(fresh, api, job_id, to)
+    assert job["status"] == "completed" and not job.get("stop"), job
+    assert len(wire.calls) == 2
+    (chunk,) = refused
+    for number, item in by_number.items():
+        if number in chunk:
+            assert (item["status"], item["error_code"]) == ("failed", "106"), item
+        else:
+            assert item["status"] == "submitted", item

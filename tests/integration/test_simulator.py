@@ -15,6 +15,7 @@ import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -307,8 +308,26 @@ def hexu(text: str) -> str:
         ({"text": "a", "from": "12345678901234567"}, "ERR: 106, Invalid source address"),
         ({"text": "a", "from": "ABCDEFGHIJKL"}, "ERR: 106, Invalid source address"),
         ({"text": "a", "from": "My-Shop"}, "ERR: 106, Invalid source address"),
-        ({"text": "a", "mo": "1"}, "ID"),
+        ({"text": "a", "mo": "1"}, "ID"),  # the account's two-way number
+        ({"text": "a", "mo": "1", "from": "27999000000"}, "ID"),
+        ({"text": "a", "mo": "1", "from": "MyShop"}, "ERR: 106, Invalid source address"),
+        ({"text": "a", "from": "My Shop"}, "ERR: 106, Invalid source address"),
+        ({"text": "a", "from": "+27999000000"}, "ERR: 106, Invalid source address"),
         ({"text": "a", "mo": "2"}, "ERR: 101, Invalid or missing parameters"),
+        ({"text": "a", "binary": "yes"}, "ERR: 101, Invalid or missing parameters"),
+        ({"text": "a", "callback": "3", "deliv_ack": "1"}, "ID"),
+        ({"text": "a", "deliv_ack": "2"}, "ERR: 101, Invalid or missing parameters"),
+        ({"text": "a", "escalate": "1"}, "ID"),
+        ({"text": "a", "escalate": "true"}, "ERR: 101, Invalid or missing parameters"),
+        ({"text": "a", "req_feat": "544"}, "ID"),  # numeric sender + flash, the reference's example
+        ({"text": "a", "req_feat": "48"}, "ID"),  # what lukeredpath sends with from
+        ({"text": "a", "req_feat": "64"}, "ERR: 101, Invalid or missing parameters"),  # no such bit
+        ({"text": "a", "req_feat": "x"}, "ERR: 101, Invalid or missing parameters"),
+        ({"text": "a", "max_credits": "1.5"}, "ID"),
+        ({"text": "a", "max_credits": "0.8"}, "ID"),
+        ({"text": "a", "max_credits": "4"}, "ERR: 101, Invalid or missing parameters"),
+        ({"text": "a", "max_credits": "abc"}, "ERR: 101, Invalid or missing parameters"),
+        ({"text": "a", "concat": "x"}, "ERR: 101, Invalid or missing parameters"),
         ({"text": "a", "callback": "8"}, "ERR: 101, Invalid or missing parameters"),
         ({"text": "a", "callback": "x"}, "ERR: 101, Invalid or missing parameters"),
         ({"text": "a", "msg_callback": "7"}, "ID"),
@@ -328,6 +347,25 @@ def test_message_validation(
     else:
         assert body == expected + "\n"
         assert sim.stats()["recipients_accepted"] == 0
+
+
+def test_get_with_a_body_keeps_the_connection_usable(sim: ClickatellSimulator) -> None:
+    # A published client sends a body with its GET: it must be read and ignored, not taken for the
+    # start of the next request on the kept-alive connection.
+    query = urllib.parse.urlencode({**AUTH, "to": N1, "text": "from the query"})
+    connection = HTTPConnection(sim.host, sim.port, timeout=2)
+    try:
+        connection.request("GET", f"/http/sendmsg?{query}", body=b"to=27831234568&text=from-the-body")
+        first = connection.getresponse()
+        assert first.status == 200 and SINGLE_ID.fullmatch(first.read().decode())
+        connection.request("GET", f"/http/sendmsg?{urllib.parse.urlencode({**AUTH, 'to': N3, 'text': 'b'})}")
+        second = connection.getresponse()
+        assert second.status == 200 and SINGLE_ID.fullmatch(second.read().decode())
+    finally:
+        connection.close()
+    assert sim.stats()["connections"] == 1
+    assert sim.requests[0]["params"]["text"] == "from the query"
+    assert sim.messages_for(N1) and sim.messages_for(N3) and not sim.messages_for(N2)
 
 
 def test_request_level_validation_error_has_no_to_with_many_numbers(
@@ -738,6 +776,17 @@ def test_callback_levels_0_and_2(receiver: CallbackReceiver, http: Any) -> None:
         assert (
             get(http, sim, "/http/querymsg", **AUTH, apimsgid=api_msg_id) == f"ID: {api_msg_id} Status: 004\n"
         )
+
+
+def test_over_max_credits_is_accepted_then_ends_as_a_routing_error(
+    receiver: CallbackReceiver, http: Any
+) -> None:
+    with callback_sim(receiver) as sim:
+        two_parts = send(http, sim, to=N1, text="a" * 200, concat="2", max_credits="1", callback="2")
+        one_part = send(http, sim, to=N2, text="a", max_credits="1", callback="2")
+        assert SINGLE_ID.fullmatch(two_parts) and SINGLE_ID.fullmatch(one_part)
+        assert wait_until(lambda: receiver.count() == 2)
+        assert {f["to"]: f["status"] for f in receiver.fields()} == {N1: "009", N2: "004"}
 
 
 def test_callback_level_3_sends_intermediate_then_final(receiver: CallbackReceiver, http: Any) -> None:

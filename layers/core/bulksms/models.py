@@ -6,7 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-SenderId = Annotated[str, StringConstraints(pattern=r"^(\d{1,16}|[A-Za-z0-9 ]{1,11})$")]
+from bulksms.domain.encoding import Encoding
+from bulksms.domain.message import SENDER_ID_PATTERN
+from bulksms.domain.status import JobStatus, RecipientStatus
+
+Count = Annotated[int, Field(ge=0)]
+
 # https anywhere; plain http only to this machine, for local development.
 CallbackUrl = Annotated[
     str,
@@ -24,10 +29,17 @@ class SendRequest(BaseModel):
         description="Numbers in international format, as a list or one comma-separated string"
     )
     text: str = Field(description="The message; hex data when encoding is binary")
-    sender: SenderId | None = Field(
-        default=None, alias="from", description="Sender ID: up to 16 digits or 11 letters/digits"
+    # The pattern is documented here and checked by bulksms.domain.message.sender_problem, which
+    # says what is wrong in words a pattern cannot.
+    sender: str | None = Field(
+        default=None,
+        alias="from",
+        description="Sender ID: up to 16 digits, or up to 11 letters and digits (no spaces)",
+        json_schema_extra={"pattern": SENDER_ID_PATTERN},
     )
-    mo: bool = Field(default=False, description="Send from a two-way number (needs from)")
+    mo: bool = Field(
+        default=False, description="Send from a two-way number: needs from, in digits (your two-way number)"
+    )
     callback: int | None = Field(
         default=None, ge=0, le=7, description="Clickatell delivery callback level 0-7"
     )
@@ -52,52 +64,62 @@ class JobLinks(BaseModel):
 
 class SendAccepted(BaseModel):
     job_id: str
-    status: str
-    accepted: int
-    duplicates_removed: int
-    suppressed: int = Field(default=0, description="Valid numbers left out: they are on the suppression list")
-    normalised: int
+    status: JobStatus
+    accepted: Annotated[int, Field(ge=1)]
+    duplicates_removed: Count
+    suppressed: Annotated[
+        int, Field(ge=0, description="Valid numbers left out: they are on the suppression list")
+    ] = 0
+    normalised: Count
     rejected: list[RejectedNumber]
-    rejected_count: int
-    encoding: str
-    parts_per_message: int
+    rejected_count: Count
+    encoding: Encoding
+    parts_per_message: Annotated[int, Field(ge=1)]
     client_reference: str | None = None
     links: JobLinks
 
 
 class Counts(BaseModel):
-    total: int
-    queued: int
-    submitted: int
-    delivered: int
-    failed: int
-    expired: int
-    unknown: int
-    cancelled: int
+    total: Count
+    queued: Count
+    submitted: Count
+    delivered: Count
+    failed: Count
+    expired: Count
+    unknown: Count
+    cancelled: Count
+
+
+class StopView(BaseModel):
+    outcome: Literal[JobStatus.FAILED, JobStatus.CANCELLED]
+    code: str = Field(description="Clickatell's error code, or what stopped the job (e.g. CANCELLED)")
+    reason: str
 
 
 class JobView(BaseModel):
     job_id: str
-    status: str
+    status: JobStatus
     created_at: str
     updated_at: str | None = None
     finished_at: str | None = None
     client_reference: str | None = None
-    encoding: str
-    parts_per_message: int
+    encoding: Encoding
+    parts_per_message: Annotated[int, Field(ge=1)]
     counts: Counts
     charge_total: str = Field(
         "0",
         description="Sum of the charges delivery reports gave, as a decimal string",
         pattern=r"^\d+(\.\d+)?$",
     )
-    suppressed: int = Field(default=0, description="Numbers left out of the job: on the suppression list")
-    stop: dict[str, str] | None = None
+    suppressed: Annotated[
+        int, Field(ge=0, description="Numbers left out of the job: on the suppression list")
+    ] = 0
+    stop: StopView | None = None
 
 
 class RecipientView(BaseModel):
     to: str
-    status: str
+    status: RecipientStatus
     api_message_id: str | None = None
     error_code: str | None = None
     error: str | None = None

@@ -1,8 +1,12 @@
-"""The public API's OpenAPI document, from the resolver's routes and models, told the way the API answers.
+"""The public API's OpenAPI document, from the resolvers' routes and models, told the way the API answers.
 
 Powertools documents a 422 `HTTPValidationError` for every route; this API answers 400 instead, and
 every error (its own, and API Gateway's through the template's GatewayResponses) in one shape,
 `ErrorBody`. This module swaps those in and adds the `x-api-key` scheme the REST API enforces.
+
+The routes Clickatell calls (delivery callbacks, and any other function-URL route) are served by a
+Lambda function URL, not the REST API: they take no API key but a `token` in the query, answer plain
+text, and are documented from their own resolver with what they answer.
 """
 
 from __future__ import annotations
@@ -33,9 +37,13 @@ _POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError", "ResponseValidat
 
 ERRORS: dict[int, str] = {
     400: "A path or query parameter is invalid (invalid_field); `field` names it.",
-    403: "No or a wrong x-api-key header (answered by API Gateway). Nothing was written or queued.",
-    404: "No such job, or the number is not on the suppression list.",
-    413: "The body is larger than the API accepts; split the recipients into several jobs.",
+    403: (
+        "No or a wrong x-api-key header (invalid_api_key), or a method this path does not have "
+        "(MISSING_AUTHENTICATION_TOKEN); answered by API Gateway. Nothing was written or queued."
+    ),
+    404: "No such job, or the number is not on the suppression list (not_found).",
+    413: "The body is larger than the API accepts (body_too_large); split the recipients into several jobs.",
+    415: "A body sent with a Content-Type other than application/json (unsupported_media_type).",
     429: "Over the usage plan's rate or daily quota (answered by API Gateway).",
 }
 # Answers particular to one operation: (method, path) -> {status: description}.
@@ -64,14 +72,73 @@ SPECIFIC: dict[tuple[str, str], dict[int, str]] = {
 
 
 def error_statuses(method: str, path: str) -> list[int]:
-    """The 4xx statuses an operation can answer, from the handler, its rules and API Gateway."""
-    statuses = [400, 403, 429]
+    """The 4xx statuses an operation can answer, from the handler, its rules and API Gateway.
+
+    Any request may carry a body, and the handler checks its size and type before routing (413, 415).
+    """
+    statuses = [400, 403, 413, 415, 429]
     if "{job_id}" in path or ("{number}" in path and method != "put"):
         statuses.append(404)
-    if method in ("post", "put"):
-        statuses.append(413)
     statuses.extend(status for status in SPECIFIC.get((method, path), {}) if status not in statuses)
     return sorted(statuses)
+
+
+# Routes on the callback function's URL: what each answers, by path. A new function-URL route must be
+# described here before the document can be generated.
+FUNCTION_URL_ROUTES: dict[str, dict[str, Any]] = {
+    "/v1/callbacks/clickatell": {
+        "summary": "Clickatell delivery callback",
+        "description": (
+            "Clickatell's delivery report for one message (legacy fields api_id, apiMsgId, cliMsgId, "
+            "timestamp, to, from, status, charge; names in any case), in the query "
+            "(GET) or the body (POST: a form, XML as `data=<callback>...` or a bare document, or JSON). "
+            "Not an API-key route: authenticated by the deployment's callback token. Idempotent; a "
+            "report never moves a recipient backwards."
+        ),
+        "responses": {
+            200: "applied, unchanged (repeated, stale or no change) or unknown_message (not ours, or "
+            "the job has finished: Clickatell must not retry it)",
+            400: "invalid: <reason>: a field is missing, malformed or too long; nothing was written",
+            403: "forbidden: a missing or wrong token; nothing was written",
+            503: "not_ready: the number's send result is not stored yet; Clickatell retries",
+        },
+    },
+    "/v1/inbound/clickatell": {
+        "summary": "Clickatell reply (MO) callback",
+        "description": (
+            "A reply to a two-way number (legacy fields api_id, moMsgId, from, to, timestamp, text, "
+            "charset, udh; names in any case), in the query (GET) or the body (POST: a form or a JSON "
+            "object); hex UCS-2 text is decoded. Not an API-key route: authenticated by the deployment's "
+            "callback token. Stored and listed by GET /v1/inbound; a first word STOP, STOPALL, "
+            "UNSUBSCRIBE, CANCEL, END or QUIT suppresses the sender, START or UNSTOP lifts it."
+        ),
+        "responses": {
+            200: "stored, or duplicate (Clickatell repeated a callback: nothing applied twice)",
+            400: "invalid: no sender, or a JSON body that is not an object; nothing was written",
+            403: "forbidden: a missing or wrong token; nothing was written",
+        },
+    },
+}
+FUNCTION_URL_SERVER = {
+    "url": "https://{url_id}.lambda-url.{region}.on.aws",
+    "description": "The stack's CallbackUrl output (a Lambda function URL); locally the API's address.",
+    "variables": {"url_id": {"default": "url-id"}, "region": {"default": "us-east-1"}},
+}
+_TOKEN = {
+    "name": "token",
+    "in": "query",
+    "required": True,
+    "description": "The deployment's callback token (CallbackTokenSecret)",
+    "schema": {"type": "string", "minLength": 1},
+}
+_FIELDS = {"type": "object", "additionalProperties": {"type": "string"}}
+_REPORT_BODY = {
+    "content": {
+        "application/x-www-form-urlencoded": {"schema": _FIELDS},
+        "application/json": {"schema": {"type": "object"}},
+        "text/xml": {"schema": {"type": "string"}},
+    }
+}
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -85,8 +152,37 @@ def _error_schemas() -> dict[str, Any]:
     return {**definitions, ErrorBody.__name__: schema}
 
 
-def openapi_document(app: ApiGatewayResolver) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of `app`'s routes, as a JSON-ready dict."""
+def _text_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+def function_url_paths(app: ApiGatewayResolver) -> dict[str, Any]:
+    """The paths of a function-URL resolver, documented as the non-API-key routes they are."""
+    generated: dict[str, Any] = json.loads(app.get_openapi_json_schema(title=TITLE, version=API_VERSION))
+    paths: dict[str, Any] = {}
+    for path, operations in generated.get("paths", {}).items():
+        described = FUNCTION_URL_ROUTES.get(path)
+        if described is None:
+            raise ValueError(f"function-URL route {path} is not described in FUNCTION_URL_ROUTES")
+        paths[path] = {}
+        for method, operation in operations.items():
+            documented: dict[str, Any] = {
+                "operationId": operation["operationId"],
+                "servers": [FUNCTION_URL_SERVER],
+                "summary": described["summary"],
+                "description": described["description"],
+                "security": [],
+                "parameters": [_TOKEN],
+                "responses": {str(k): _text_response(v) for k, v in described["responses"].items()},
+            }
+            if method == "post":
+                documented["requestBody"] = _REPORT_BODY
+            paths[path][method] = documented
+    return paths
+
+
+def openapi_document(app: ApiGatewayResolver, *function_url_apps: ApiGatewayResolver) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `app`'s routes and the function-URL routes, as a JSON-ready dict."""
     generated = app.get_openapi_json_schema(
         title=TITLE,
         version=API_VERSION,
@@ -111,6 +207,8 @@ def openapi_document(app: ApiGatewayResolver) -> dict[str, Any]:
                 responses[str(status)] = _error_response(description)
             if path.startswith(SECURED_PREFIXES):
                 operation["security"] = [{SECURITY_SCHEME: []}]
+    for other in function_url_apps:
+        document["paths"].update(function_url_paths(other))
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     for name in _POWERTOOLS_ERRORS:
         schemas.pop(name, None)

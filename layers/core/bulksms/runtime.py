@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+import contextvars
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from aws_lambda_powertools.utilities import parameters
 
@@ -55,9 +56,22 @@ def send_queue() -> SendQueue:
     return SendQueue(settings().send_queue_url)
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class _ContextExecutor(ThreadPoolExecutor):
+    """Runs each task in the submitter's contextvars context, so what an invocation set there (its
+    thread-safe log keys; locally, all of its log keys) follows its work into the pool."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        context = contextvars.copy_context()
+        return super().submit(lambda: context.run(fn, *args, **kwargs))
+
+
 @cache
 def executor() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=settings().sender_threads, thread_name_prefix="bulksms")
+    return _ContextExecutor(max_workers=settings().sender_threads, thread_name_prefix="bulksms")
 
 
 def _secret(secret_id: str) -> dict[str, Any]:

@@ -8,11 +8,12 @@ from collections import Counter
 import pytest
 from bulksms.domain.attempts import (
     ACCOUNT_ERRORS,
-    MESSAGE_ERRORS,
     NOT_SENT_CODE,
     NOT_SENT_FAILURES,
+    REQUEST_ERRORS,
     RETRYABLE_ERRORS,
     RETRYABLE_HTTP_STATUSES,
+    WHOLE_REQUEST_ERRORS,
     JobStop,
     RecipientResult,
     TransportFailure,
@@ -24,6 +25,8 @@ from bulksms.domain.attempts import (
     tally,
 )
 from bulksms.domain.status import RecipientStatus
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 S = RecipientStatus
 N1, N2, N3, N4 = "27999000001", "27999000002", "27999000003", "27999000004"
@@ -58,11 +61,12 @@ def test_code_sets() -> None:
     } == NOT_SENT_FAILURES
     # API doc section 9: request-level account errors stop the job.
     assert {"001", "002", "003", "005", "007", "108", "301"} <= ACCOUNT_ERRORS
-    assert {"106", "113", "123"} <= MESSAGE_ERRORS
-    # Per-number problems never stop a job.
+    assert {"106", "113", "123"} <= REQUEST_ERRORS
+    assert not REQUEST_ERRORS & ACCOUNT_ERRORS  # a refused request fails its chunk, not the job
+    # Per-number problems are never about the whole request.
     per_number = {"105", "114", "121", "122", "128"}
-    assert not per_number & (ACCOUNT_ERRORS | MESSAGE_ERRORS)
-    assert not RETRYABLE_ERRORS & (ACCOUNT_ERRORS | MESSAGE_ERRORS)
+    assert not per_number & WHOLE_REQUEST_ERRORS
+    assert not RETRYABLE_ERRORS & (ACCOUNT_ERRORS | REQUEST_ERRORS)
 
 
 # --- 200 with ID lines ---------------------------------------------------------------------------
@@ -136,47 +140,60 @@ def test_numbers_missing_from_the_answer_are_unknown() -> None:
     assert [r.to for r in verdict.results] == list(NUMBERS)
 
 
-def test_record_for_a_number_we_did_not_send_is_ignored_and_unparsed() -> None:
+def assert_ambiguous(verdict: Verdict, numbers: tuple[str, ...]) -> None:
+    """Every number `unknown`, without an id, never resent (reference section 9)."""
+    assert verdict.retry is False
+    assert [r.to for r in verdict.results] == list(numbers)
+    assert statuses(verdict) == [S.UNKNOWN] * len(numbers)
+    assert all(r.api_message_id is None and r.error_code is None for r in verdict.results)
+    assert verdict.unparsed
+
+
+def test_record_for_a_number_we_did_not_send_makes_the_answer_ambiguous() -> None:
     body = f"ID: {IDS[N1]} To: {N1}\nID: {IDS[N4]} To: {N4}\nID: {IDS[N2]} To: {N2}\n"
     verdict = judge_answer((N1, N2), 200, body)
-    assert verdict.results == (
-        RecipientResult(N1, S.SUBMITTED, IDS[N1]),
-        RecipientResult(N2, S.SUBMITTED, IDS[N2]),
-    )
-    assert N4 not in by_to(verdict)
+    assert_ambiguous(verdict, (N1, N2))
     assert verdict.unparsed == (f"ID: {IDS[N4]} To: {N4}",)
 
 
-def test_duplicate_record_for_one_number_first_wins_second_unparsed() -> None:
+def test_two_records_for_one_number_make_the_answer_ambiguous() -> None:
     body = f"ID: {IDS[N1]} To: {N1}\nERR: 128, Number delisted To: {N1}\nID: {IDS[N2]} To: {N2}\n"
     verdict = judge_answer((N1, N2), 200, body)
-    assert by_to(verdict)[N1] == RecipientResult(N1, S.SUBMITTED, IDS[N1])
-    assert by_to(verdict)[N2] == RecipientResult(N2, S.SUBMITTED, IDS[N2])
+    assert_ambiguous(verdict, (N1, N2))
     assert verdict.unparsed == (f"ERR: 128, Number delisted To: {N1}",)
-    assert len(verdict.results) == 2
 
 
-def test_duplicate_err_then_id_first_wins() -> None:
-    body = f"ERR: 128, Number delisted To: {N1}\nID: {IDS[N1]} To: {N1}\n"
-    verdict = judge_answer((N1,), 200, body)
-    assert verdict.results == (RecipientResult(N1, S.FAILED, None, "128", "Number delisted"),)
-    assert verdict.unparsed == (f"ID: {IDS[N1]} To: {N1}",)
-
-
-def test_garbage_lines_are_reported_in_unparsed_with_the_results() -> None:
+def test_garbage_line_makes_every_number_unknown() -> None:
     body = f"ID: {IDS[N1]} To: {N1}\nsomething odd\n"
     verdict = judge_answer((N1, N2), 200, body)
-    assert by_to(verdict)[N1].status is S.SUBMITTED
-    assert by_to(verdict)[N2].status is S.UNKNOWN
+    assert_ambiguous(verdict, (N1, N2))
     assert verdict.unparsed == ("something odd",)
 
 
-def test_record_without_to_among_several_records_is_unparsed_not_guessed() -> None:
+def test_stray_word_before_a_bare_id_is_not_submitted() -> None:
+    # The issue's probe: one number, `OK ID: <id>`; the word cannot be accounted for.
+    verdict = judge_answer((N1,), 200, f"OK ID: {IDS[N1]}\n")
+    assert_ambiguous(verdict, (N1,))
+
+
+@pytest.mark.parametrize("shape", ["0f1e2d3c", "0f1e2d3c4b5a69788796a5b4c3d2e1f0aa", "zz" * 16])
+def test_id_of_another_shape_is_not_submitted(shape: str) -> None:
+    assert_ambiguous(judge_answer((N1,), 200, f"ID: {shape}\n"), (N1,))
+    body = f"ID: {shape} To: {N1}\nID: {IDS[N2]} To: {N2}\n"
+    assert_ambiguous(judge_answer((N1, N2), 200, body), (N1, N2))
+
+
+def test_account_error_in_an_ambiguous_answer_still_stops_the_job() -> None:
+    body = f"ID: {IDS[N1]} To: {N1}\nERR: 301, No Credit Left To: {N2}\n<html>oops</html>\n"
+    verdict = judge_answer(NUMBERS, 200, body)
+    assert_ambiguous(verdict, NUMBERS)
+    assert verdict.stop == JobStop("301", "No Credit Left")
+
+
+def test_record_without_to_among_several_records_is_ambiguous_not_guessed() -> None:
     body = f"ID: {IDS[N1]} To: {N1}\nID: {IDS[N2]}\n"
     verdict = judge_answer((N1, N2), 200, body)
-    assert by_to(verdict)[N1].status is S.SUBMITTED
-    assert by_to(verdict)[N2].status is S.UNKNOWN  # never the positional guess
-    assert by_to(verdict)[N2].api_message_id is None
+    assert_ambiguous(verdict, (N1, N2))  # never the positional guess
     assert verdict.unparsed == (f"ID: {IDS[N2]}",)
 
 
@@ -195,7 +212,7 @@ def test_single_number_with_id_and_matching_to_is_submitted() -> None:
 
 def test_single_number_with_id_for_another_number_is_unknown() -> None:
     verdict = judge_answer((N1,), 200, f"ID: {IDS[N2]} To: {N2}")
-    assert statuses(verdict) == [S.UNKNOWN]
+    assert_ambiguous(verdict, (N1,))
     assert verdict.unparsed == (f"ID: {IDS[N2]} To: {N2}",)
 
 
@@ -239,11 +256,77 @@ def test_request_level_account_error_fails_all_and_stops(code: str, description:
         ("123", "Invalid Sender ID"),
     ],
 )
-def test_request_level_message_error_fails_all_and_stops(code: str, description: str) -> None:
+def test_request_level_message_error_fails_the_chunk_without_stopping(code: str, description: str) -> None:
     verdict = judge_answer(NUMBERS, 200, f"ERR: {code}, {description}")
     assert verdict.retry is False
-    assert verdict.stop == JobStop(code, description)
+    assert verdict.stop is None
     assert verdict.results == tuple(RecipientResult(n, S.FAILED, None, code, description) for n in NUMBERS)
+
+
+def _repeated(code: str, description: str, with_to: bool, numbers: tuple[str, ...] = NUMBERS) -> str:
+    return "".join(f"ERR: {code}, {description}" + (f" To: {n}" if with_to else "") + "\n" for n in numbers)
+
+
+@pytest.mark.parametrize("with_to", [False, True], ids=["without-To", "with-To"])
+@pytest.mark.parametrize(
+    ("code", "description", "stops"),
+    [
+        ("001", "Authentication failed", True),
+        ("007", "IP Lockdown violation", True),
+        ("301", "No credit left", True),
+        ("106", "Invalid source address", False),
+        ("113", "Maximum message parts exceeded", False),
+    ],
+)
+def test_request_level_error_once_per_number_is_one_request_level_error(
+    code: str, description: str, stops: bool, with_to: bool
+) -> None:
+    # S1 shows the request's ERR repeated for every number; it is one error, not one per position.
+    verdict = judge_answer(NUMBERS, 200, _repeated(code, description, with_to))
+    assert verdict.retry is False
+    assert verdict.unparsed == ()
+    assert verdict.results == tuple(RecipientResult(n, S.FAILED, None, code, description) for n in NUMBERS)
+    assert verdict.stop == (JobStop(code, description) if stops else None)
+
+
+@pytest.mark.parametrize("code", ["001", "106"])
+def test_request_level_error_once_with_to_speaks_for_the_whole_chunk(code: str) -> None:
+    verdict = judge_answer(NUMBERS, 200, f"ERR: {code}, Refused To: {N2}\n")
+    assert statuses(verdict) == [S.FAILED] * 3
+    assert {r.error_code for r in verdict.results} == {code}
+    assert (verdict.stop is not None) is (code in ACCOUNT_ERRORS)
+
+
+def test_per_number_code_once_with_to_concerns_that_number_only() -> None:
+    verdict = judge_answer(NUMBERS, 200, f"ERR: 105, Invalid destination address To: {N2}\n")
+    assert by_to(verdict)[N2].status is S.FAILED
+    assert by_to(verdict)[N1].status is by_to(verdict)[N3].status is S.UNKNOWN
+    assert verdict.stop is None
+
+
+def test_identical_per_number_errs_without_to_fail_every_number() -> None:
+    verdict = judge_answer(NUMBERS, 200, _repeated("105", "Invalid destination address", False))
+    assert verdict.results == tuple(
+        RecipientResult(n, S.FAILED, None, "105", "Invalid destination address") for n in NUMBERS
+    )
+
+
+def test_repeated_err_of_another_count_is_ambiguous() -> None:
+    body = _repeated("106", "Invalid source address", False, (N1, N2))  # two lines for three numbers
+    verdict = judge_answer(NUMBERS, 200, body)
+    assert_ambiguous(verdict, NUMBERS)
+    assert verdict.stop is None
+
+
+def test_repeated_account_err_of_another_count_is_ambiguous_and_stops() -> None:
+    verdict = judge_answer(NUMBERS, 200, _repeated("001", "Authentication failed", False, (N1, N2)))
+    assert_ambiguous(verdict, NUMBERS)
+    assert verdict.stop == JobStop("001", "Authentication failed")
+
+
+def test_err_901_once_per_number_is_retried() -> None:
+    assert judge_answer(NUMBERS, 200, _repeated("901", "Internal error", False)).retry is True
+    assert judge_answer(NUMBERS, 200, _repeated("901", "Internal error", True)).retry is True
 
 
 def test_single_number_bare_err_105_fails_without_stop() -> None:
@@ -412,3 +495,106 @@ def test_every_number_gets_exactly_one_result() -> None:
         result = by_to(verdict)[n]
         if i % 3 == 0:
             assert result.api_message_id == f"{i:032x}"
+
+
+# --- property: generated answers, with and without injected noise -----------------------------------
+
+_PER_NUMBER_CODES = ("105", "114", "121", "122", "128")
+_number_lists = st.lists(st.from_regex(r"27[0-9]{9}", fullmatch=True), min_size=1, max_size=8, unique=True)
+_hex_ids = st.from_regex(r"[0-9a-f]{32}", fullmatch=True)
+# Per number: an ID, a per-number ERR, Clickatell's per-number no-credit ERR, or no record at all.
+_outcomes = st.one_of(
+    st.tuples(st.just("ID"), _hex_ids),
+    st.tuples(st.just("ERR"), st.sampled_from(_PER_NUMBER_CODES)),
+    st.tuples(st.just("ERR"), st.just("301")),
+    st.tuples(st.just("missing"), st.just("")),
+)
+_words = st.from_regex(r"[a-z]{1,10}", fullmatch=True)
+
+
+def _noise(draw: st.DrawFn, lines: list[str], numbers: list[str]) -> list[str]:
+    """One piece of text Clickatell's answer format cannot account for, somewhere in `lines`."""
+    kind = draw(st.sampled_from(["junk_line", "prefix", "suffix", "bad_id", "foreign", "duplicate", "html"]))
+    at = draw(st.integers(0, len(lines)))
+    word = draw(_words)
+    if kind == "junk_line" or (not lines and kind in ("prefix", "suffix", "duplicate")):
+        return [*lines[:at], word, *lines[at:]]
+    if kind == "prefix":
+        at = min(at, len(lines) - 1)
+        return [*lines[:at], f"{word} {lines[at]}", *lines[at + 1 :]]
+    if kind == "suffix":  # after To: or an ID nothing may follow on the line
+        candidates = [i for i, line in enumerate(lines) if " To: " in line or line.startswith("ID:")]
+        if not candidates:
+            return [*lines, word]
+        i = draw(st.sampled_from(candidates))
+        return [*lines[:i], f"{lines[i]} {word}", *lines[i + 1 :]]
+    if kind == "bad_id":
+        shape = draw(st.from_regex(r"[0-9a-f]{1,31}|[0-9a-f]{33,40}|[0-9a-z]{32}", fullmatch=True))
+        return [*lines[:at], f"ID: {shape} To: {draw(st.sampled_from(numbers))}", *lines[at:]]
+    if kind == "foreign":
+        return [
+            *lines[:at],
+            f"ID: {draw(_hex_ids)} To: 1999{draw(st.integers(1000000, 9999999))}",
+            *lines[at:],
+        ]
+    if kind == "duplicate":
+        return [*lines[:at], draw(st.sampled_from(lines)), *lines[at:]]
+    return ["<html><body>502 Bad Gateway</body></html>", *lines]
+
+
+@st.composite
+def _answers(draw: st.DrawFn) -> tuple[list[str], str, dict[str, tuple[str, str]], bool]:
+    numbers = draw(_number_lists)
+    if draw(st.booleans()):
+        # A request-level ERR: once, or once per number; with or without To:.
+        code = draw(st.sampled_from(sorted(ACCOUNT_ERRORS | REQUEST_ERRORS)))
+        with_to = draw(st.booleans())
+        repeat = numbers if draw(st.booleans()) else numbers[:1]
+        lines = [f"ERR: {code}, Refused" + (f" To: {n}" if with_to else "") for n in repeat]
+        expected = {n: ("ERR", code) for n in numbers}
+    else:
+        expected = {n: draw(_outcomes) for n in numbers}
+        lines = [
+            f"ID: {value} To: {n}" if kind == "ID" else f"ERR: {value}, Refused To: {n}"
+            for n, (kind, value) in expected.items()
+            if kind != "missing"
+        ]
+        if len(lines) == 1 and lines[0].startswith("ERR: 301"):
+            expected = {n: ("ERR", "301") for n in numbers}  # one whole-request line speaks for all
+        lines = draw(st.permutations(lines))
+    noisy = draw(st.booleans())
+    if noisy:
+        lines = _noise(draw, list(lines), numbers)
+    ending = draw(st.sampled_from(["\n", "\r\n"]))
+    body = ending.join(lines) + draw(st.sampled_from(["", ending]))
+    return numbers, body, expected, noisy
+
+
+@settings(max_examples=300)
+@given(case=_answers())
+def test_generated_answers_with_injected_noise(
+    case: tuple[list[str], str, dict[str, tuple[str, str]], bool],
+) -> None:
+    numbers, body, expected, noisy = case
+    verdict = judge_answer(numbers, 200, body)
+    assert verdict.retry is False
+    assert [r.to for r in verdict.results] == numbers  # exactly one result per number, in order
+    codes = {value for kind, value in expected.values() if kind == "ERR"}
+    account = codes & ACCOUNT_ERRORS
+    if noisy:
+        # Not fully accounted for: nothing submitted, nothing failed on a guess, nothing resent; an
+        # account error the noise left readable still stops the job.
+        assert statuses(verdict) == [S.UNKNOWN] * len(numbers), body
+        assert verdict.unparsed, body
+        assert verdict.stop is None or verdict.stop.code in account, body
+        return
+    assert (verdict.stop is not None) is bool(account), (body, verdict.stop)
+    assert verdict.unparsed == ()
+    for result in verdict.results:
+        kind, value = expected[result.to]
+        if kind == "ID":
+            assert result == RecipientResult(result.to, S.SUBMITTED, value)
+        elif kind == "ERR":
+            assert (result.status, result.error_code) == (S.FAILED, value)
+        else:
+            assert result.status is S.UNKNOWN and result.api_message_id is None

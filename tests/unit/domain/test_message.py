@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import pytest
 from bulksms.domain.encoding import Encoding, encode_text
-from bulksms.domain.message import FLASH, TEXT, Credentials, Message, build_sendmsg_form
+from bulksms.domain.message import (
+    FLASH,
+    TEXT,
+    Credentials,
+    Message,
+    build_sendmsg_form,
+    sender_problem,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -257,3 +264,43 @@ def test_item_round_trip_through_dynamodb_types(message: Message) -> None:
         for k, v in message.to_item().items()
     }
     assert Message.from_item(item) == message
+
+
+# --- sender IDs and mo (reference section 1) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sender", "mo"),
+    [
+        (None, False),
+        ("27999000000", False),
+        ("27999000000", True),
+        ("1" * 16, True),
+        ("MyShop", False),
+        ("ACME2026", False),
+        ("A" * 11, False),
+        ("12345", True),
+    ],
+)
+def test_sender_ids_clickatell_accepts(sender: str | None, mo: bool) -> None:
+    assert sender_problem(sender, mo) is None
+
+
+@pytest.mark.parametrize(
+    ("sender", "mo", "words"),
+    [
+        ("My Shop", False, "not a sender ID"),  # the probe: Clickatell answers 106
+        ("", False, "not a sender ID"),
+        ("1" * 17, False, "not a sender ID"),
+        ("A" * 12, False, "not a sender ID"),
+        ("+27999000000", False, "not a sender ID"),
+        ("Shop-1", False, "not a sender ID"),
+        ("Café", False, "not a sender ID"),
+        (None, True, "mo needs from"),
+        ("MyShop", True, "two-way number"),
+    ],
+)
+def test_sender_ids_clickatell_refuses_name_from(sender: str | None, mo: bool, words: str) -> None:
+    problem = sender_problem(sender, mo)
+    assert problem is not None
+    assert problem[0] == "from" and words in problem[1]

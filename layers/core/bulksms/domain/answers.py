@@ -1,8 +1,9 @@
 """Parse Clickatell `sendmsg` answers.
 
 Records are `ID: <id> [To: <n>]` or `ERR: <code>, <description> [To: <n>]`, one per line, though some
-documentation shows them run together on one line; both are read. Anything that is not a record is kept
-as `unparsed` so the caller can treat the answer as ambiguous instead of guessing.
+documentation shows them run together on one line; both are read. An ID is Clickatell's 32-hex
+`apimsgid`; anything else, an ID of another shape included, is not a record and is kept as `unparsed`
+so the caller can treat the answer as ambiguous instead of guessing.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# A description never holds a `To:` token, so `To: <n> junk` cannot be swallowed into one.
 _RECORD = re.compile(
-    r"(?:ID:[ \t]*(?P<id>[0-9A-Za-z]+)"
-    r"|ERR:[ \t]*(?P<code>\d+)(?:[ \t]*,(?P<desc>[^\r\n]*?))?)"
+    r"(?:ID:[ \t]*(?P<id>[0-9A-Fa-f]{32})"
+    r"|ERR:[ \t]*(?P<code>\d+)(?:[ \t]*,(?P<desc>(?:(?![ \t]To:)[^\r\n])*?))?)"
     r"(?:[ \t]+To:[ \t]*(?P<to>\d+))?"
     r"(?=[ \t]+(?:ID|ERR):|[ \t]*(?:\r?\n|$))"
 )

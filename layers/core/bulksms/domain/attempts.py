@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
-from bulksms.domain.answers import Accepted, Answer, Rejected, parse_answer
+from bulksms.domain.answers import Accepted, Record, Rejected, parse_answer
 from bulksms.domain.status import RecipientStatus
 
 
@@ -34,10 +34,14 @@ NOT_SENT_FAILURES = frozenset(
 RETRYABLE_HTTP_STATUSES = frozenset({429, 502, 503})
 # Request-level ERR codes meaning the account cannot send at all: stop the job.
 ACCOUNT_ERRORS = frozenset({"001", "002", "003", "004", "005", "007", "108", "130", "301", "302"})
-# Request-level ERR codes about the message itself: every chunk of the job shares it, so stop too.
-MESSAGE_ERRORS = frozenset({"101", "102", "106", "107", "112", "113", "116", "120", "123"})
+# Request-level ERR codes about this request's parameters (reference sections 1 and 3): the request was
+# refused as a whole, so its numbers fail with the code. The API refuses these early; one that still
+# comes back fails only its chunk, the job goes on.
+REQUEST_ERRORS = frozenset({"101", "102", "106", "107", "112", "113", "116", "120", "123"})
 # Clickatell asks callers to retry an internal error; the request was rejected, so nothing went out.
 RETRYABLE_ERRORS = frozenset({"901"})
+# Codes that are about the whole request wherever they appear (once, or repeated per number).
+WHOLE_REQUEST_ERRORS = ACCOUNT_ERRORS | REQUEST_ERRORS | RETRYABLE_ERRORS
 NOT_SENT_CODE = "NOT_SENT"
 
 
@@ -86,11 +90,11 @@ def _retry(reason: str) -> Verdict:
     return Verdict(retry=True, reason=reason)
 
 
-def _ambiguous(numbers: Sequence[str], reason: str, unparsed: tuple[str, ...] = ()) -> Verdict:
+def _ambiguous(
+    numbers: Sequence[str], reason: str, unparsed: tuple[str, ...] = (), stop: JobStop | None = None
+) -> Verdict:
     error = f"{reason}; Clickatell may have accepted it, so it is not resent automatically"
-    return Verdict(
-        False, reason, results_for(numbers, RecipientStatus.UNKNOWN, None, error), unparsed=unparsed
-    )
+    return Verdict(False, reason, results_for(numbers, RecipientStatus.UNKNOWN, None, error), stop, unparsed)
 
 
 def judge_transport_failure(numbers: Sequence[str], failure: TransportFailure) -> Verdict:
@@ -106,26 +110,51 @@ def judge_answer(numbers: Sequence[str], http_status: int, body: str) -> Verdict
         if http_status in RETRYABLE_HTTP_STATUSES:
             return _retry(reason)
         return _ambiguous(numbers, reason, answer.unparsed)
-    if len(answer.records) == 1 and answer.records[0].to is None:
-        return _judge_single_record(numbers, answer.records[0])
-    return _judge_per_number(numbers, answer)
-
-
-def _judge_single_record(numbers: Sequence[str], record: Accepted | Rejected) -> Verdict:
-    if isinstance(record, Accepted):
-        if len(numbers) == 1:
+    if answer.unparsed:
+        # Reference section 9: a body we cannot fully account for says nothing reliable about any of
+        # its numbers, not even those with an ID line.
+        return _ambiguous(
+            numbers, "answer not fully accounted for", answer.unparsed, _account_stop(answer.records)
+        )
+    if whole := _whole_request_error(numbers, answer.records):
+        return _judge_request_error(numbers, whole)
+    if len(numbers) == 1 and len(answer.records) == 1:
+        record = answer.records[0]
+        if isinstance(record, Accepted) and record.to in (None, numbers[0]):
             return Verdict(
                 False,
                 "accepted",
                 (RecipientResult(numbers[0], RecipientStatus.SUBMITTED, record.api_message_id),),
             )
-        return _ambiguous(numbers, "one ID without To: for several numbers")
+    return _judge_per_number(numbers, answer.records)
+
+
+def _whole_request_error(numbers: Sequence[str], records: Sequence[Record]) -> Rejected | None:
+    """The one error of an answer that refused the request as a whole, else None.
+
+    Clickatell answers a request-level error with one `ERR` line, or (reference sections 2 and 8.3)
+    with the same line once per number, with or without `To:`. Identical lines without `To:` need no
+    attribution, whatever their code; with `To:`, only a whole-request code means that one line speaks
+    for every number.
+    """
+    first = records[0]
+    if not isinstance(first, Rejected) or len(records) not in (1, len(numbers)):
+        return None
+    if any(not isinstance(r, Rejected) or r.code != first.code for r in records):
+        return None
+    tos = [r.to for r in records]
+    if all(to is None for to in tos):
+        return first
+    wanted = set(numbers)
+    attributed = all(to in wanted for to in tos) and len(set(tos)) == len(tos)
+    return first if attributed and first.code in WHOLE_REQUEST_ERRORS else None
+
+
+def _judge_request_error(numbers: Sequence[str], record: Rejected) -> Verdict:
     error = f"{record.code}, {record.description}".rstrip(", ")
     if record.code in RETRYABLE_ERRORS:
         return _retry(f"ERR: {error}")
-    stop = (
-        JobStop(record.code, record.description) if record.code in ACCOUNT_ERRORS | MESSAGE_ERRORS else None
-    )
+    stop = JobStop(record.code, record.description) if record.code in ACCOUNT_ERRORS else None
     return Verdict(
         False,
         f"ERR: {error}",
@@ -134,16 +163,22 @@ def _judge_single_record(numbers: Sequence[str], record: Accepted | Rejected) ->
     )
 
 
-def _judge_per_number(numbers: Sequence[str], answer: Answer) -> Verdict:
+def _account_stop(records: Iterable[Record]) -> JobStop | None:
+    """An account-level code anywhere in an answer stops the job, however the rest reads."""
+    account = next((r for r in records if isinstance(r, Rejected) and r.code in ACCOUNT_ERRORS), None)
+    return JobStop(account.code, account.description) if account else None
+
+
+def _judge_per_number(numbers: Sequence[str], records: Sequence[Record]) -> Verdict:
     by_number: dict[str, RecipientResult] = {}
-    unparsed = list(answer.unparsed)
     wanted = set(numbers)
-    for record in answer.records:
+    stray: list[str] = []
+    for record in records:
         if record.to is None or record.to not in wanted or record.to in by_number:
-            # Never map by position: a record we cannot attribute leaves its number unknown.
-            unparsed.append(_describe(record))
-            continue
-        if isinstance(record, Accepted):
+            # Never map by position or pick one of two answers: a record we cannot attribute makes
+            # the body ambiguous.
+            stray.append(_describe(record))
+        elif isinstance(record, Accepted):
             by_number[record.to] = RecipientResult(
                 record.to, RecipientStatus.SUBMITTED, record.api_message_id
             )
@@ -151,26 +186,20 @@ def _judge_per_number(numbers: Sequence[str], answer: Answer) -> Verdict:
             by_number[record.to] = RecipientResult(
                 record.to, RecipientStatus.FAILED, error_code=record.code, error=record.description
             )
+    # Clickatell may report an account problem per number (`ERR: 301, No Credit Left To: n`): the
+    # numbers before it went out, but the rest of the job would fail the same way.
+    stop = _account_stop(records)
+    if stray:
+        return _ambiguous(numbers, "answer not fully accounted for", tuple(stray), stop)
     missing_error = "missing from Clickatell's answer; it may have been accepted, so it is not resent"
     results = tuple(
         by_number.get(to) or RecipientResult(to, RecipientStatus.UNKNOWN, error=missing_error)
         for to in numbers
     )
-    # Clickatell may report an account problem per number (`ERR: 301, No Credit Left To: n`): the
-    # numbers before it went out, but the rest of the job would fail the same way.
-    account = next(
-        (
-            r
-            for r in answer.records
-            if isinstance(r, Rejected) and r.to is not None and r.code in ACCOUNT_ERRORS
-        ),
-        None,
-    )
-    stop = JobStop(account.code, account.description) if account else None
-    return Verdict(False, "answered", results, stop, unparsed=tuple(unparsed))
+    return Verdict(False, "answered", results, stop)
 
 
-def _describe(record: Accepted | Rejected) -> str:
+def _describe(record: Record) -> str:
     if isinstance(record, Accepted):
         return f"ID: {record.api_message_id}" + (f" To: {record.to}" if record.to else "")
     return f"ERR: {record.code}, {record.description}" + (f" To: {record.to}" if record.to else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,11 @@ from bulksms.domain.encoding import Encoding
 
 FLASH = "SMS_FLASH"
 TEXT = "SMS_TEXT"
+# Reference section 1: `from` is a number of 1-16 digits or a name of up to 11 letters and digits.
+# Clickatell refuses anything else for the whole request (ERR 106), so the API refuses it first.
+SENDER_ID_PATTERN = r"^([0-9]{1,16}|[A-Za-z0-9]{1,11})$"
+_SENDER_ID = re.compile(SENDER_ID_PATTERN)
+_NUMBER = re.compile(r"[0-9]{1,16}")
 # Callback levels that include final statuses (API doc section 5): ask for a handset receipt too.
 _FINAL_STATUS_LEVELS = frozenset({2, 3, 6, 7})
 
@@ -59,6 +65,21 @@ class Message:
             callback=int(item.get("callback", 0)),
             msg_type=item.get("msg_type", TEXT),
         )
+
+
+def sender_problem(sender: str | None, mo: bool) -> tuple[str, str] | None:
+    """The field at fault and why, when `from` and `mo` are not a pair Clickatell accepts; else None."""
+    if sender is not None and not _SENDER_ID.fullmatch(sender):
+        return "from", (
+            f"{sender!r} is not a sender ID: up to 16 digits, or up to 11 letters and digits "
+            "(no spaces or punctuation)"
+        )
+    if mo and sender is None:
+        return "from", "mo needs from: the two-way number to send from"
+    if mo and sender is not None and not _NUMBER.fullmatch(sender):
+        # A reply-capable route sends from a number the replies can come back to (section 1, `mo`).
+        return "from", f"with mo, from must be your two-way number in digits, not {sender!r}"
+    return None
 
 
 def build_sendmsg_form(

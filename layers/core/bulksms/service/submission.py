@@ -12,7 +12,7 @@ from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import Store, now_iso
 from bulksms.domain.chunks import group_indexes, split
 from bulksms.domain.encoding import TextError, encode_text
-from bulksms.domain.message import Message
+from bulksms.domain.message import Message, sender_problem
 from bulksms.domain.numbers import parse_recipients
 from bulksms.domain.status import JobStatus
 from bulksms.models import SendRequest
@@ -47,8 +47,8 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
             f"{raw_count} numbers is more than the limit of {limits.max_recipients}; split the job",
             code="too_many_recipients",
         )
-    if request.mo and not request.sender:
-        raise RequestError("from", "mo needs from: the two-way number to send from")
+    if problem := sender_problem(request.sender, request.mo):
+        raise RequestError(*problem)
     if request.udh and request.msg_type != "SMS_TEXT":
         raise RequestError("udh", "udh cannot be combined with msg_type SMS_FLASH")
     try:
