@@ -49,8 +49,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
 ]
 
-# The API-key routes; Clickatell's callback route (a function URL with a token) has its own tests.
-SCHEMA = schemathesis.openapi.from_path(DOCUMENT).include(path_regex="^/v1/messages")
+# The API-key routes; the Clickatell callback and reply routes (function URLs with a token) have their own tests.
+SCHEMA = schemathesis.openapi.from_path(DOCUMENT).include(path_regex="^/v1/(messages|suppressions|inbound$)")
 EXAMPLES = {GenerationMode.POSITIVE: 700, GenerationMode.NEGATIVE: 520}
 MIN_REQUESTS = 500  # per mode; both modes together send more than 1,000 requests
 COMMON_CHECKS = [
