@@ -49,7 +49,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
 ]
 
-# The API-key routes; the Clickatell callback and reply routes (function URLs with a token) have their own tests.
+# The API-key routes; the callback and reply routes (function URLs with a token) have their own tests.
 SCHEMA = schemathesis.openapi.from_path(DOCUMENT).include(path_regex="^/v1/(messages|suppressions|inbound$)")
 EXAMPLES = {GenerationMode.POSITIVE: 700, GenerationMode.NEGATIVE: 520}
 MIN_REQUESTS = 500  # per mode; both modes together send more than 1,000 requests
