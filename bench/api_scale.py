@@ -9,6 +9,9 @@ with `local.events.rest_api_event` and invokes it with `local.context.LocalConte
   each, and the process's peak RSS during the first: Linux's high-water mark (VmHWM), reset just
   before the call, which is what Lambda reports as Max Memory Used; then the bare loop.
 - `trace`: the first invocation again under tracemalloc, for the peak of Python allocations.
+- `suppression`: with one number in ten on the suppression list, warm invocations with the check and,
+  as the baseline, with the check left out (the same handler, its `check` replaced by a pass-through),
+  alternating; the difference is what the batched BatchGetItem reads add to the POST (goal: <= 2 s).
 """
 
 from __future__ import annotations
@@ -28,34 +31,54 @@ from bench.procs import PYTHON, ROOT, child_env
 Progress = Callable[[str], None]
 FUNCTION = "ApiFunction"
 _START = 7_000_000  # this phase's numbers
+SUPPRESSED_EVERY = 10  # one number in ten is on the list in the `suppression` mode
+SUPPRESSION_ROUNDS = 2
 
 
 # ------------------------------------------------------------------------------------------- parent
 
 
+def _run_child(mode: str, endpoint: str, refs: dict[str, str], recipients: int) -> dict[str, Any]:
+    args = [
+        PYTHON,
+        "-m",
+        "bench.api_scale",
+        "--child",
+        "--mode",
+        mode,
+        "--endpoint",
+        endpoint,
+        "--refs",
+        json.dumps(refs),
+        "--recipients",
+        str(recipients),
+    ]
+    done = subprocess.run(
+        args, capture_output=True, text=True, cwd=ROOT, env=child_env(), timeout=300, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"api_scale child ({mode}) failed:\n{done.stderr[-3000:]}")
+    answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def measure_suppression(
+    endpoint: str, refs: dict[str, str], cfg: BenchConfig, progress: Progress
+) -> dict[str, Any]:
+    """What the suppression check adds to a `POST /v1/messages` of `api_recipients` numbers."""
+    answer = _run_child("suppression", endpoint, refs, cfg.api_recipients)
+    progress(
+        f"  API {cfg.api_recipients:,} recipients, {answer['suppressed']:,} of them suppressed: "
+        f"{answer['with_check_seconds']:.2f} s with the check, {answer['without_check_seconds']:.2f} s "
+        f"without; the check alone {answer['check_seconds']:.2f} s"
+    )
+    return {"recipients": cfg.api_recipients, **answer}
+
+
 def measure(endpoint: str, refs: dict[str, str], cfg: BenchConfig, progress: Progress) -> dict[str, Any]:
     results: dict[str, Any] = {"recipients": cfg.api_recipients}
     for mode in ("time", "trace"):
-        args = [
-            PYTHON,
-            "-m",
-            "bench.api_scale",
-            "--child",
-            "--mode",
-            mode,
-            "--endpoint",
-            endpoint,
-            "--refs",
-            json.dumps(refs),
-            "--recipients",
-            str(cfg.api_recipients),
-        ]
-        done = subprocess.run(
-            args, capture_output=True, text=True, cwd=ROOT, env=child_env(), timeout=300, check=False
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"api_scale child ({mode}) failed:\n{done.stderr[-3000:]}")
-        answer = json.loads(done.stdout.strip().splitlines()[-1])
+        answer = _run_child(mode, endpoint, refs, cfg.api_recipients)
         results[mode] = answer
         if mode == "time":
             progress(
@@ -128,7 +151,7 @@ def _child(mode: str, endpoint: str, refs: dict[str, str], recipients: int) -> d
             api_key="bench-key",
         )
 
-    def invoke() -> tuple[float, dict[str, Any]]:
+    def invoke(expect_suppressed: int = 0) -> tuple[float, dict[str, Any]]:
         request = event()
         context = LocalContext(function.logical_id, function.memory_mb, function.timeout_s)
         start = time.perf_counter()
@@ -136,16 +159,19 @@ def _child(mode: str, endpoint: str, refs: dict[str, str], recipients: int) -> d
         seconds = time.perf_counter() - start
         if answer.get("statusCode") != 202:
             raise RuntimeError(f"API answered {answer.get('statusCode')}: {str(answer.get('body'))[:500]}")
-        accepted = json.loads(answer["body"])["accepted"]
-        if accepted != recipients:
-            raise RuntimeError(f"API accepted {accepted} of {recipients}")
+        counted = json.loads(answer["body"])
+        expected = (recipients - expect_suppressed, expect_suppressed)
+        if (counted["accepted"], counted["suppressed"]) != expected:
+            raise RuntimeError(f"API accepted {counted['accepted']}, suppressed {counted['suppressed']}")
         return seconds, answer
 
     out: dict[str, Any] = {"memory_size_mb": function.memory_mb, "body_bytes": len(body)}
     # The handler's own output (one log line per request) goes to stderr, not into our JSON answer.
     real_stdout, sys.stdout = sys.stdout, sys.stderr
     try:
-        if mode == "trace":
+        if mode == "suppression":
+            out.update(_suppression(to, invoke))
+        elif mode == "trace":
             import tracemalloc
 
             tracemalloc.start()
@@ -180,10 +206,53 @@ def _child(mode: str, endpoint: str, refs: dict[str, str], recipients: int) -> d
     return out
 
 
+def _suppression(to: list[str], invoke: Callable[..., tuple[float, Any]]) -> dict[str, Any]:
+    from bulksms import runtime
+    from bulksms.adapters.suppressions import Entry, SuppressionStore
+    from bulksms.settings import settings
+
+    listed = to[::SUPPRESSED_EVERY]
+    SuppressionStore(settings().table_name).put_many(Entry(n, "bench", "api") for n in listed)
+    cold, _ = invoke(len(listed))  # clients, pools and the handler's imports warmed up
+    checked = runtime.suppressions()
+    real_check = checked.check
+
+    class Unchecked:
+        def split(self, numbers: Any) -> tuple[list[str], int]:
+            return list(numbers), 0
+
+    def unchecked(expected: int) -> Unchecked:
+        return Unchecked()
+
+    with_check: list[float] = []
+    without_check: list[float] = []
+    for _ in range(SUPPRESSION_ROUNDS):  # alternating, so a busy moment of the machine hits both
+        with_check.append(invoke(len(listed))[0])
+        checked.check = unchecked  # type: ignore[method-assign,assignment]
+        try:
+            without_check.append(invoke(0)[0])
+        finally:
+            checked.check = real_check  # type: ignore[method-assign]
+    start = time.perf_counter()
+    _, suppressed = checked.check(len(to)).split(to)
+    alone = time.perf_counter() - start
+    if suppressed != len(listed):
+        raise RuntimeError(f"the check found {suppressed} of {len(listed)} suppressed numbers")
+    return {
+        "suppressed": len(listed),
+        "cold_seconds": round(cold, 4),
+        "with_check_seconds": round(min(with_check), 4),
+        "without_check_seconds": round(min(without_check), 4),
+        "added_seconds": round(min(with_check) - min(without_check), 4),
+        "check_seconds": round(alone, 4),
+        "rounds": SUPPRESSION_ROUNDS,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.api_scale")
     parser.add_argument("--child", action="store_true", required=True)
-    parser.add_argument("--mode", choices=("time", "trace"), required=True)
+    parser.add_argument("--mode", choices=("time", "trace", "suppression"), required=True)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--refs", required=True)
     parser.add_argument("--recipients", type=int, required=True)

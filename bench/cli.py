@@ -6,6 +6,7 @@ Phases (a progress line each, and one per round):
   2  connection reuse: pooled keep-alive vs a new connection per POST
   3  cold start: each handler's import vs `import boto3`, fresh interpreters
   4  API at scale: a 100,000-recipient POST /v1/messages through the real handler vs phonenumbers alone
+  4b the same POST with one number in ten on the suppression list, with vs without the check
   5  end to end: a job through the local stack vs moto's own BatchWriteItem rate
   6  cost model per million recipients, from what phase 5 counted
   7  rate cap: five jobs at once under MaxSendRate; the busiest 10 s the simulator saw vs the cap
@@ -30,7 +31,7 @@ from typing import Any
 
 from bench.procs import LAYER, ROOT
 
-PHASES = ("send", "connections", "tls", "store", "moto", "api", "cold", "e2e", "cost", "rate")
+PHASES = ("send", "connections", "tls", "store", "moto", "api", "suppression", "cold", "e2e", "cost", "rate")
 DEFAULT_OUT = ROOT / "bench" / "results.json"
 SMOKE_OUT = ROOT / "bench" / "results-smoke.json"
 
@@ -47,6 +48,7 @@ HEADLINE_KEYS = (
     "import_vs_boto3",
     "api_100k_seconds",
     "api_100k_peak_mb",
+    "api_100k_with_suppression_seconds",
     "e2e_recipients_per_s",
     "moto_batch_write_items_per_s",
     "dlr_reports_per_s",
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     os.environ.pop("SSL_CERT_FILE", None)
                 else:
                     os.environ["SSL_CERT_FILE"] = trusted
-        if only & {"store", "moto", "api"}:
+        if only & {"store", "moto", "api", "suppression"}:
             moto = start_moto(workdir)
             progress(f"moto process {moto.pid} on {moto.url}")
             try:
@@ -210,6 +212,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"4 API at scale: {cfg.api_recipients:,} recipients through the API handler",
                     lambda: api_scale.measure(
                         moto.url, dynamo.provision_tables(moto.url, "bench-api"), cfg, progress
+                    ),
+                )
+                phase(
+                    "suppression",
+                    f"4b API with suppressions: {cfg.api_recipients:,} recipients, with vs without the check",
+                    lambda: api_scale.measure_suppression(
+                        moto.url, dynamo.provision_tables(moto.url, "bench-sup"), cfg, progress
                     ),
                 )
             finally:
@@ -310,6 +319,9 @@ def assemble(
         "api_100k_peak_mb": _get(raw, "api", "peak_rss_mb"),
         "api_100k_tracemalloc_peak_mb": _get(raw, "api", "tracemalloc_peak_mb"),
         "api_vs_bare_phonenumbers": _get(raw, "api", "vs_bare_phonenumbers"),
+        "api_100k_with_suppression_seconds": _get(raw, "suppression", "with_check_seconds"),
+        "api_100k_without_suppression_check_seconds": _get(raw, "suppression", "without_check_seconds"),
+        "api_suppression_check_added_seconds": _get(raw, "suppression", "added_seconds"),
         "e2e_recipients_per_s": _get(raw, "e2e", "recipients_per_s"),
         "moto_batch_write_items_per_s": _get(raw, "moto", "items_per_s"),
         "dlr_recipients": cfg.callback_recipients,
@@ -330,6 +342,7 @@ def assemble(
         "dlr_stack_peak_mb": ("<", 1536.0),
         "cost_per_million_usd": ("<=", 2.0),
         "rate_cap_ratio": ("<=", 1.1),
+        "api_suppression_check_added_seconds": ("<=", 2.0),
     }
     checked = {}
     for key, (op, limit) in goals.items():
@@ -487,6 +500,16 @@ def render_table(results: dict[str, Any]) -> str:
             _fmt(api.get("tracemalloc_peak_mb"), 0),
             "",
             "",
+        )
+    )
+    suppression = raw.get("suppression", {})
+    rows.append(
+        (
+            "4b API 1 in 10 suppressed: with/without check, added (s)",
+            _fmt(suppression.get("with_check_seconds"), 2),
+            _fmt(suppression.get("without_check_seconds"), 2),
+            _fmt(suppression.get("added_seconds"), 2),
+            verdict("api_suppression_check_added_seconds"),
         )
     )
     rows.append(

@@ -106,6 +106,7 @@ bulksms local stack is up (Ctrl-C stops it)
   Clickatell used     {stack.template.parameters["ClickatellBaseUrl"]}
   AWS (moto)          {stack.endpoint}   (table {stack.resources.refs["Table"]})
   callbacks           {stack.callback_url}
+  replies (MO)        {stack.inbound_url}   (simulate one: POST {stack.simulator.url}/_sim/mo)
 
 Try:
   curl -s -X POST {stack.api_url}/v1/messages -H 'x-api-key: {stack.config.api_key}' \\

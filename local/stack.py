@@ -171,6 +171,7 @@ class LocalStack:
         self.api_server = _ApiServer((config.host, config.api_port), self.gateway)
         self._spawn("api-server", self.api_server.serve_forever)
         self.simulator.configure(callback_url=self.callback_url)
+        self.simulator.mo.configure(self.inbound_url)
         self._sqs = clients(self.endpoint)[1]
         self.scheduler = self._build_scheduler()
         if config.pollers:
@@ -219,16 +220,21 @@ class LocalStack:
 
     @property
     def callback_url(self) -> str:
-        function = self._function_with_url()
-        return f"{self.api_url}{function.local_path}?token={self.config.callback_token}"
+        return self._function_url("CallbackFunction")
+
+    @property
+    def inbound_url(self) -> str:
+        """Where the simulator sends replies (MO callbacks)."""
+        return self._function_url("InboundFunction")
 
     def function(self, logical_id: str) -> FunctionDefinition:
         return self.template.function(logical_id)
 
     # -- pieces -------------------------------------------------------------------------------------
 
-    def _function_with_url(self) -> FunctionDefinition:
-        return next(f for f in self.template.functions() if f.function_url and f.local_path)
+    def _function_url(self, logical_id: str) -> str:
+        function = self.function(logical_id)
+        return f"{self.api_url}{function.local_path}?token={self.config.callback_token}"
 
     def _build_pollers(self) -> list[SqsPoller]:
         pollers = []

@@ -1,4 +1,5 @@
-"""Public API: send, job status, recipients, cancel. Shapes answers; the rules live in bulksms."""
+"""Public API: send, job status, recipients, cancel, the suppression list and inbound messages.
+Shapes answers; the rules live in bulksms."""
 
 from __future__ import annotations
 
@@ -12,7 +13,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import idempotent, runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
 from bulksms.domain.status import JobStatus, RecipientStatus
-from bulksms.models import DryRunResult, JobsPage, JobView, RecipientsPage, SendAccepted, SendRequest
+from bulksms.models import (
+    DryRunResult,
+    InboundPage,
+    JobsPage,
+    JobView,
+    RecipientsPage,
+    SendAccepted,
+    SendRequest,
+    Suppression,
+    SuppressionBulkAnswer,
+    SuppressionBulkRequest,
+    SuppressionRequest,
+    SuppressionsPage,
+)
 from bulksms.service import cancellation, queries, scheduling
 from bulksms.service.errors import NotFound
 from bulksms.settings import settings
@@ -22,6 +36,7 @@ metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=load_json_body)
 register_error_handlers(app)
 JobId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
+Number = Annotated[str, Path(min_length=1, max_length=32)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 NextToken = Annotated[str | None, Query(max_length=1024)]
 
@@ -97,6 +112,40 @@ def cancel(job_id: JobId) -> Response[JobView]:
 
 def _unschedule(job: Mapping[str, Any]) -> None:
     scheduling.unschedule(runtime.scheduler(), runtime.send_queue(), job, settings().chunks_per_message)
+
+
+@app.put("/v1/suppressions/<number>")
+def suppress(number: Number, request: Annotated[SuppressionRequest | None, Body()] = None) -> Suppression:
+    reason = request.reason if request else None
+    return Suppression.model_validate(runtime.suppressions().add(number, reason))
+
+
+@app.post("/v1/suppressions")
+def suppress_many(request: Annotated[SuppressionBulkRequest, Body()]) -> SuppressionBulkAnswer:
+    return SuppressionBulkAnswer.model_validate(
+        runtime.suppressions().add_many(request.numbers, request.reason)
+    )
+
+
+@app.get("/v1/suppressions/<number>")
+def get_suppression(number: Number) -> Suppression:
+    return Suppression.model_validate(runtime.suppressions().get(number))
+
+
+@app.delete("/v1/suppressions/<number>")
+def unsuppress(number: Number) -> Suppression:
+    """Remove the number from the list; the answer is the entry that was removed."""
+    return Suppression.model_validate(runtime.suppressions().remove(number))
+
+
+@app.get("/v1/suppressions")
+def list_suppressions(limit: Limit = 100, next_token: NextToken = None) -> SuppressionsPage:
+    return SuppressionsPage.model_validate(runtime.suppressions().page(limit, next_token))
+
+
+@app.get("/v1/inbound")
+def list_inbound(limit: Limit = 100, next_token: NextToken = None) -> InboundPage:
+    return InboundPage.model_validate(runtime.inbound().page(limit, next_token))
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -29,6 +29,7 @@ from local.simulator import one_api
 from local.simulator.answers import Record, format_answer
 from local.simulator.callbacks import CallbackDispatcher, CallbackJob, callback_steps
 from local.simulator.delivery_rules import check_delivery
+from local.simulator.mo import MoChannel
 from local.simulator.model import ACCEPTED_STATUS, Message, MessageRow
 from local.simulator.options import Faults, Settings
 from local.simulator.rate import PeakWindow
@@ -109,6 +110,7 @@ class ClickatellSimulator:
             workers=callback_workers,
             queue_limit=callback_queue_limit,
         )
+        self.mo = MoChannel(self.api_id)
         self._server = _Server((host, port), self)
         self.host = host
         self.port: int = self._server.server_address[1]
@@ -140,6 +142,7 @@ class ClickatellSimulator:
         self._stopped = True
         self._stop.set()  # wakes stalled and delayed requests
         self._callbacks.stop()
+        self.mo.stop()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(5)
@@ -213,6 +216,7 @@ class ClickatellSimulator:
             self._rng.seed(self._initial_seed)
             self._credit = self._settings.credit
         self._callbacks.reset()
+        self.mo.reset()
 
     def messages_for(self, to: str) -> list[dict[str, Any]]:
         """Every message accepted for `to`, oldest first (a scan: for tests, not for the hot path)."""
@@ -412,6 +416,7 @@ class ClickatellSimulator:
         over_max_credits = spec.over_max_credits
         statuses, weights = list(settings.callback_status_mix), list(settings.callback_status_mix.values())
         dup_rate, swap_rate = faults.callback_duplicates, faults.callback_out_of_order
+        opted_out = self.mo.opted_out
         accepted_id = ""
         accepted = duplicates = injected = 0
         out_of_credit = False
@@ -421,6 +426,9 @@ class ClickatellSimulator:
             for number, ok in zip(numbers, valid, strict=True):
                 if not ok:
                     append(err("105", number))
+                    continue
+                if opted_out and number in opted_out:
+                    append(err("122", number))
                     continue
                 if rate and rng.random() < rate:
                     injected += 1
@@ -534,6 +542,8 @@ class ClickatellSimulator:
                 return 200, {"messages": self.messages_for(to)}
             if name == "requests" and method == "GET":
                 return 200, {"requests": self.requests}
+            if name in ("mo", "opt_outs"):
+                return self.mo.control(method, name, changes)
         except (ValueError, TypeError) as exc:
             return 400, {"error": str(exc)}
         return 404, {"error": f"no such control: {method} {path}"}

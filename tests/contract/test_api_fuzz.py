@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from bulksms.models import JobView, RecipientsPage, SendAccepted
+from bulksms.models import (
+    InboundPage,
+    JobView,
+    RecipientsPage,
+    SendAccepted,
+    Suppression,
+    SuppressionBulkAnswer,
+    SuppressionsPage,
+)
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -41,8 +49,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
 ]
 
-# The API-key routes; Clickatell's callback route (a function URL with a token) has its own tests.
-SCHEMA = schemathesis.openapi.from_path(DOCUMENT).include(path_regex="^/v1/messages")
+# The API-key routes; the callback and reply routes (function URLs with a token) have their own tests.
+SCHEMA = schemathesis.openapi.from_path(DOCUMENT).include(path_regex="^/v1/(messages|suppressions|inbound$)")
 EXAMPLES = {GenerationMode.POSITIVE: 700, GenerationMode.NEGATIVE: 520}
 MIN_REQUESTS = 500  # per mode; both modes together send more than 1,000 requests
 COMMON_CHECKS = [
@@ -58,6 +66,10 @@ SUCCESS_MODELS: dict[tuple[str, str, int], Any] = {
     # Nothing sends during the fuzz: a cancel always leaves numbers to settle in the background.
     ("DELETE", "/v1/messages/{job_id}", 202): JobView,
     ("GET", "/v1/messages/{job_id}/recipients", 200): RecipientsPage,
+    ("PUT", "/v1/suppressions/{number}", 200): Suppression,
+    ("POST", "/v1/suppressions", 200): SuppressionBulkAnswer,
+    ("GET", "/v1/suppressions", 200): SuppressionsPage,
+    ("GET", "/v1/inbound", 200): InboundPage,
 }
 # Recipients the phone-number library accepts (South Africa, UK, US), so positive cases get past
 # validation often enough to be accepted and queued.
@@ -107,7 +119,12 @@ def _tune_positive(case: Any, data: st.DataObject, target: Target) -> None:
     """Steer some cases to requests the API accepts, or to jobs that exist."""
     if "job_id" in (case.path_parameters or {}) and data.draw(MOSTLY, label="known job"):
         case.path_parameters["job_id"] = data.draw(st.sampled_from(target.known_jobs), label="job_id")
-    if case.method == "POST" and isinstance(case.body, dict):
+    if "number" in (case.path_parameters or {}) and data.draw(MOSTLY, label="valid number"):
+        case.path_parameters["number"] = data.draw(VALID_NUMBER, label="number")
+    bulk = case.method == "POST" and case.path == "/v1/suppressions" and isinstance(case.body, dict)
+    if bulk and data.draw(MOSTLY, label="valid numbers"):
+        case.body["numbers"] = data.draw(st.lists(VALID_NUMBER, min_size=1, max_size=5), label="numbers")
+    if case.method == "POST" and case.path == "/v1/messages" and isinstance(case.body, dict):
         if data.draw(MOSTLY, label="valid recipients"):
             case.body["to"] = data.draw(st.lists(VALID_NUMBER, min_size=1, max_size=5), label="to")
         if data.draw(MOSTLY, label="plain text"):

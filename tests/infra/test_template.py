@@ -19,9 +19,23 @@ CONTRACT_ROUTES = {
     ("GET", "/v1/messages/{job_id}"),
     ("GET", "/v1/messages/{job_id}/recipients"),
     ("DELETE", "/v1/messages/{job_id}"),
+    ("PUT", "/v1/suppressions/{number}"),
+    ("GET", "/v1/suppressions/{number}"),
+    ("DELETE", "/v1/suppressions/{number}"),
+    ("GET", "/v1/suppressions"),
+    ("POST", "/v1/suppressions"),
+    ("GET", "/v1/inbound"),
 }
 CALLBACK_PATH = "/v1/callbacks/clickatell"
-FUNCTIONS = {"ApiFunction", "SenderFunction", "CallbackFunction", "SweeperFunction", "CountsFunction"}
+INBOUND_PATH = "/v1/inbound/clickatell"
+FUNCTIONS = {
+    "ApiFunction",
+    "SenderFunction",
+    "CallbackFunction",
+    "InboundFunction",
+    "SweeperFunction",
+    "CountsFunction",
+}
 
 # SAM policy templates whose expansion names exact actions on the resource it is given.
 SCOPED_POLICY_TEMPLATES = {"DynamoDBCrudPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
@@ -74,6 +88,7 @@ def test_memory_and_timeouts(tpl: LocalTemplate) -> None:
         "ApiFunction": (1024, 29),
         "SenderFunction": (512, 120),
         "CallbackFunction": (256, 10),
+        "InboundFunction": (256, 30),
         "SweeperFunction": (256, 120),
         "CountsFunction": (256, 60),
     }
@@ -224,6 +239,20 @@ def test_policies_are_scoped(tpl: LocalTemplate) -> None:
         }
     ]
     assert grants("CallbackFunction") == [table, token]
+    # Inbound writes its own items and suppression entries only, and reads nothing from the table.
+    inbound = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+                "Condition": {
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INBOUND", "SUPPRESSION#*"]}
+                },
+            }
+        ]
+    }
+    assert grants("InboundFunction") == [inbound, token]
 
 
 def test_secrets_are_generated_not_parameters(tpl: LocalTemplate) -> None:
@@ -267,11 +296,14 @@ def test_contract_routes_on_api_function_with_api_key(tpl: LocalTemplate) -> Non
     assert not any(fn.api_routes for fn in others)
 
 
-def test_callback_function_url(tpl: LocalTemplate) -> None:
-    callback = tpl.function("CallbackFunction")
+@pytest.mark.parametrize(
+    ("function", "path"), [("CallbackFunction", CALLBACK_PATH), ("InboundFunction", INBOUND_PATH)]
+)
+def test_token_checked_functions_have_their_own_url(tpl: LocalTemplate, function: str, path: str) -> None:
+    callback = tpl.function(function)
     assert callback.function_url
-    assert _props(tpl, "CallbackFunction")["FunctionUrlConfig"]["AuthType"] == "NONE"
-    assert callback.local_path == CALLBACK_PATH
+    assert _props(tpl, function)["FunctionUrlConfig"]["AuthType"] == "NONE"
+    assert callback.local_path == path
     assert set(callback.local_methods) == {"GET", "POST"}
 
 
@@ -330,12 +362,13 @@ def test_parameters(tpl: LocalTemplate) -> None:
 
 def test_outputs(tpl: LocalTemplate) -> None:
     assert set(tpl.document["Outputs"]) == {
-        "ApiUrl", "ApiKeyId", "CallbackUrl", "TableName", "SendQueueUrl", "SendQueueName",
+        "ApiUrl", "ApiKeyId", "CallbackUrl", "InboundUrl", "TableName", "SendQueueUrl", "SendQueueName",
         "DeadLetterQueueUrl", "ClickatellSecretArn", "CallbackTokenSecretArn",
     }  # fmt: skip
     outputs = tpl.document["Outputs"]
     assert outputs["ApiKeyId"]["Value"] == {"Ref": "ApiApiKey"}  # SAM's name for the PER_API key
     assert outputs["CallbackUrl"]["Value"] == {"Fn::GetAtt": ["CallbackFunctionUrl", "FunctionUrl"]}
+    assert outputs["InboundUrl"]["Value"] == {"Fn::GetAtt": ["InboundFunctionUrl", "FunctionUrl"]}
     assert tpl.resolve(outputs["ApiUrl"]["Value"], {"Api": "abc123"}) == (
         "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
     )
@@ -348,6 +381,7 @@ SAMPLE_EVENTS = [
     ("SenderFunction", "sqs_send_batch.json", "SqsModel"),
     ("CallbackFunction", "callback_get.json", "LambdaFunctionUrlModel"),
     ("CallbackFunction", "callback_post.json", "LambdaFunctionUrlModel"),
+    ("InboundFunction", "inbound_post.json", "LambdaFunctionUrlModel"),
     ("SweeperFunction", "sweeper_schedule.json", "EventBridgeModel"),
     ("CountsFunction", "dynamodb_recipient_changes.json", "DynamoDBStreamModel"),
 ]

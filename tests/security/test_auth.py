@@ -65,12 +65,15 @@ def _call(
 ) -> tuple[int, Any]:
     sent = {"Content-Type": "application/json", **headers}
     body = json.dumps(BODY).encode() if method == "POST" else b""
-    answer = stack.gateway.handle(method, path.replace("{job_id}", JOB_ID), query, sent, body)
+    path = path.replace("{job_id}", JOB_ID).replace("{number}", BODY["to"][0])
+    answer = stack.gateway.handle(method, path, query, sent, body)
     return answer.status, json.loads(answer.body) if answer.body else None
 
 
-def test_every_message_operation_is_secured() -> None:
-    assert len(OPERATIONS) == 5, OPERATIONS  # POST and GET /v1/messages, GET, DELETE a job, recipients
+def test_every_operation_is_secured() -> None:
+    # Jobs (5: POST and GET /v1/messages, GET and DELETE a job, its recipients), the suppression
+    # list (5) and inbound messages (1): every route of the REST API.
+    assert len(OPERATIONS) == 11, OPERATIONS
 
 
 @pytest.mark.parametrize("credentials", list(BAD_CREDENTIALS), ids=list(BAD_CREDENTIALS))

@@ -44,7 +44,9 @@ def _submit_once() -> Callable[..., dict[str, Any]]:
 
 
 def _submit(request: SendRequest) -> dict[str, Any]:
-    return submit(request, runtime.store(), runtime.send_queue(), limits(), runtime.scheduler())
+    return submit(
+        request, runtime.store(), runtime.send_queue(), limits(), runtime.scheduler(), runtime.suppressions()
+    )
 
 
 def limits() -> Limits:
@@ -61,7 +63,7 @@ def limits() -> Limits:
 def submit_idempotently(request: SendRequest, key: str | None) -> dict[str, Any]:
     """Same key and body within 24 h: the first answer again, no new job. Same key, other body: conflict."""
     if request.dry_run:  # writes nothing, so it keeps no idempotency record either
-        return dry_run(request, limits())
+        return dry_run(request, limits(), runtime.suppressions())
     if not key:
         return _submit(request)
     return _submit_once()(submission={"key": key, "request": request.model_dump(mode="json", by_alias=True)})

@@ -82,6 +82,9 @@ class SendSummary(BaseModel):
     status: str
     accepted: Annotated[int, Field(ge=1)]
     duplicates_removed: Count
+    suppressed: Annotated[
+        int, Field(ge=0, description="Valid numbers left out: they are on the suppression list")
+    ] = 0
     normalised: Count
     rejected: list[RejectedNumber]
     rejected_count: Count
@@ -136,6 +139,9 @@ class JobView(BaseModel):
         description="Sum of the charges delivery reports gave, as a decimal string",
         pattern=r"^\d+(\.\d+)?$",
     )
+    suppressed: Annotated[
+        int, Field(ge=0, description="Numbers left out of the job: on the suppression list")
+    ] = 0
     stop: StopView | None = None
     send_at: str | None = None
 
@@ -158,6 +164,62 @@ class RecipientView(BaseModel):
 
 class RecipientsPage(BaseModel):
     items: list[RecipientView]
+    next_token: str | None
+
+
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class SuppressionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reason: Reason | None = Field(default=None, description="Why the number must not be sent to")
+
+
+class SuppressionBulkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    numbers: list[str] = Field(
+        min_length=1, max_length=10_000, description="Up to 10,000 numbers, normalised like recipients"
+    )
+    reason: Reason | None = None
+
+
+class SuppressionBulkAnswer(BaseModel):
+    added: int
+    duplicates_removed: int
+    rejected: list[RejectedNumber]
+    rejected_count: int
+
+
+class Suppression(BaseModel):
+    number: str
+    reason: str
+    source: Literal["api", "keyword", "provider"]
+    created_at: str
+    updated_at: str
+
+
+class SuppressionsPage(BaseModel):
+    items: list[Suppression]
+    next_token: str | None
+
+
+class InboundMessageView(BaseModel):
+    mo_message_id: str = Field(description="Clickatell's moMsgId")
+    from_: str = Field(alias="from", description="The handset that replied")
+    to: str = Field(description="Your two-way number")
+    text: str
+    charset: str | None = None
+    udh: str | None = None
+    sent_at: str | None = Field(default=None, description="Clickatell's timestamp, in UTC")
+    received_at: str
+    keyword: Literal["stop", "start"] | None = None
+    action: Literal["suppressed", "unsuppressed", "none"] | None = None
+
+
+class InboundPage(BaseModel):
+    items: list[InboundMessageView]
     next_token: str | None
 
 

@@ -23,12 +23,14 @@ TITLE = "bulksms"
 API_VERSION = "1.0.0"
 DESCRIPTION = (
     "One HTTPS request sends one message to up to 100,000 numbers through the Clickatell HTTP/S API; "
-    "every number ends with exactly one recorded outcome. Every error is answered as "
+    "every number ends with exactly one recorded outcome. Numbers on the deployment's suppression list "
+    "(added through the API, by STOP replies or by Clickatell's opt-outs) are never sent to; replies are "
+    "listed under /v1/inbound. Every error is answered as "
     '`{"error": {"code", "message", "field"}}` with a 4xx status.'
 )
 SECURITY_SCHEME = "apiKey"
 API_KEY_HEADER = "x-api-key"
-SECURED_PREFIX = "/v1/messages"
+SECURED_PREFIXES = ("/v1/messages", "/v1/suppressions", "/v1/inbound")
 SCHEMA_REF = "#/components/schemas/{model}"
 # What powertools adds for its own validation answers, which this API never gives.
 _POWERTOOLS_ERRORS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -39,7 +41,7 @@ ERRORS: dict[int, str] = {
         "No or a wrong x-api-key header (invalid_api_key), or a method this path does not have "
         "(MISSING_AUTHENTICATION_TOKEN); answered by API Gateway. Nothing was written or queued."
     ),
-    404: "No such job (not_found).",
+    404: "No such job, or the number is not on the suppression list (not_found).",
     413: "The body is larger than the API accepts (body_too_large); split the recipients into several jobs.",
     415: "A body sent with a Content-Type other than application/json (unsupported_media_type).",
     429: "Over the usage plan's rate or daily quota (answered by API Gateway).",
@@ -63,6 +65,12 @@ SPECIFIC: dict[tuple[str, str], dict[int, str]] = {
     ("delete", "/v1/messages/{job_id}"): {
         409: "The job is already finished (job_finished) or stopping after an error (job_stopping).",
     },
+    ("get", "/v1/suppressions"): {
+        400: "A query parameter is invalid (invalid_field, invalid_page_token); `field` names it.",
+    },
+    ("get", "/v1/inbound"): {
+        400: "A query parameter is invalid (invalid_field, invalid_page_token); `field` names it.",
+    },
 }
 
 
@@ -72,7 +80,7 @@ def error_statuses(method: str, path: str) -> list[int]:
     Any request may carry a body, and the handler checks its size and type before routing (413, 415).
     """
     statuses = [400, 403, 413, 415, 429]
-    if "{job_id}" in path:
+    if "{job_id}" in path or ("{number}" in path and method != "put"):
         statuses.append(404)
     statuses.extend(status for status in SPECIFIC.get((method, path), {}) if status not in statuses)
     return sorted(statuses)
@@ -96,6 +104,21 @@ FUNCTION_URL_ROUTES: dict[str, dict[str, Any]] = {
             400: "invalid: <reason>: a field is missing, malformed or too long; nothing was written",
             403: "forbidden: a missing or wrong token; nothing was written",
             503: "not_ready: the number's send result is not stored yet; Clickatell retries",
+        },
+    },
+    "/v1/inbound/clickatell": {
+        "summary": "Clickatell reply (MO) callback",
+        "description": (
+            "A reply to a two-way number (legacy fields api_id, moMsgId, from, to, timestamp, text, "
+            "charset, udh; names in any case), in the query (GET) or the body (POST: a form or a JSON "
+            "object); hex UCS-2 text is decoded. Not an API-key route: authenticated by the deployment's "
+            "callback token. Stored and listed by GET /v1/inbound; a first word STOP, STOPALL, "
+            "UNSUBSCRIBE, CANCEL, END or QUIT suppresses the sender, START or UNSTOP lifts it."
+        ),
+        "responses": {
+            200: "stored, or duplicate (Clickatell repeated a callback: nothing applied twice)",
+            400: "invalid: no sender, or a JSON body that is not an object; nothing was written",
+            403: "forbidden: a missing or wrong token; nothing was written",
         },
     },
 }
@@ -185,7 +208,7 @@ def openapi_document(app: ApiGatewayResolver, *function_url_apps: ApiGatewayReso
             for status in error_statuses(method, path):
                 description = SPECIFIC.get((method, path), {}).get(status, ERRORS.get(status, ""))
                 responses[str(status)] = _error_response(description)
-            if path.startswith(SECURED_PREFIX):
+            if path.startswith(SECURED_PREFIXES):
                 operation["security"] = [{SECURITY_SCHEME: []}]
     for other in function_url_apps:
         document["paths"].update(function_url_paths(other))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Any, ParamSpec, TypeVar
@@ -11,15 +11,19 @@ from typing import Any, ParamSpec, TypeVar
 from aws_lambda_powertools.utilities import parameters
 
 from bulksms.adapters.clickatell import ClickatellClient, http_pool
+from bulksms.adapters.inbound import InboundStore
 from bulksms.adapters.one_api import OneApiClient
 from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.rate import NoCap, SendRate, SharedTokenBucket
 from bulksms.adapters.scheduler import JobScheduler
 from bulksms.adapters.store import Store
+from bulksms.adapters.suppressions import SuppressionStore
 from bulksms.domain.message import Credentials
 from bulksms.domain.provider import Provider
+from bulksms.service.inbound import Inbound
 from bulksms.service.notify import StatusNotifier
 from bulksms.service.sending import Sender
+from bulksms.service.suppressions import SuppressionList
 from bulksms.settings import settings
 
 SECRET_MAX_AGE_S = 300  # rotated credentials are picked up within five minutes
@@ -28,6 +32,27 @@ SECRET_MAX_AGE_S = 300  # rotated credentials are picked up within five minutes
 @cache
 def store() -> Store:
     return Store(settings().table_name, settings().retention_days)
+
+
+@cache
+def suppressions() -> SuppressionList:
+    return SuppressionList(SuppressionStore(settings().table_name), executor())
+
+
+@cache
+def inbound() -> Inbound:
+    config = settings()
+    url = config.inbound_webhook_url
+
+    def webhook(message: Mapping[str, Any]) -> None:
+        notifier().post(url, message, {"mo_message_id": str(message["mo_message_id"])})
+
+    return Inbound(
+        InboundStore(config.table_name),
+        suppressions(),
+        config.retention_days * 86_400,
+        webhook=webhook if url else None,
+    )
 
 
 @cache
@@ -113,4 +138,5 @@ def sender() -> Sender:
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,
         rate=send_rate(),
+        on_opted_out=suppressions().suppress_all_from_provider,
     )

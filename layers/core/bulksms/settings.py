@@ -53,6 +53,7 @@ class Settings:
     scheduler_role_arn: str
     send_queue_arn: str
     dead_letter_queue_arn: str
+    inbound_webhook_url: str
 
 
 @cache
@@ -82,4 +83,5 @@ def settings() -> Settings:
         scheduler_role_arn=os.environ.get("SCHEDULER_ROLE_ARN", ""),
         send_queue_arn=os.environ.get("SEND_QUEUE_ARN", ""),
         dead_letter_queue_arn=os.environ.get("DEAD_LETTER_QUEUE_ARN", ""),
+        inbound_webhook_url=os.environ.get("INBOUND_WEBHOOK_URL", ""),
     )

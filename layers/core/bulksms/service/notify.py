@@ -1,5 +1,6 @@
 """Tell the client once that a job finished: a structured log line, and a signed POST to the job's
-`status_callback_url` if it gave one."""
+`status_callback_url` if it gave one. The same signed POST carries inbound messages to the
+deployment's webhook."""
 
 from __future__ import annotations
 
@@ -46,10 +47,11 @@ class StatusNotifier:
             "job finished", extra={"job_id": job["job_id"], "status": job["status"], "counts": counts_of(job)}
         )
         if url := job.get("status_callback_url"):
-            self._post(url, job)
+            self.post(url, job_view(job), {"job_id": job["job_id"]})
 
-    def _post(self, url: str, job: Mapping[str, Any]) -> None:
-        body = json.dumps(job_view(job), separators=(",", ":")).encode()
+    def post(self, url: str, payload: Mapping[str, Any], log_extra: Mapping[str, str]) -> None:
+        """POST `payload` as signed JSON, retried until the receiver answers 2xx; the outcome is logged."""
+        body = json.dumps(payload, separators=(",", ":")).encode()
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
@@ -65,11 +67,9 @@ class StatusNotifier:
                 outcome = type(error).__name__
             else:
                 if 200 <= response.status < 300:
-                    logger.info(
-                        "status callback delivered", extra={"job_id": job["job_id"], "attempt": attempt}
-                    )
+                    logger.info("signed POST delivered", extra={**log_extra, "attempt": attempt})
                     return
                 outcome = f"HTTP {response.status}"
             if attempt < _ATTEMPTS:
                 self._sleep(0.5 * 2 ** (attempt - 1))
-        logger.error("status callback not delivered", extra={"job_id": job["job_id"], "outcome": outcome})
+        logger.error("signed POST not delivered", extra={**log_extra, "outcome": outcome})

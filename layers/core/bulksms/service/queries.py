@@ -23,6 +23,8 @@ def job_view(job: Mapping[str, Any]) -> dict[str, Any]:
         "parts_per_message": int(job["message"]["parts"]),
         "counts": counts_of(job),
         "charge_total": format(Decimal(job.get("charge_total", 0)).normalize(), "f"),
+        # Numbers left out because they are on the suppression list: not recipients, not in `counts`.
+        "suppressed": int(job.get("suppressed", 0)),
     }
     if send_at := job.get("send_at"):
         view["send_at"] = send_at

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 from bulksms.adapters.rate import NoCap, SendRate
 from bulksms.adapters.store import ChunkState, Store, chunk_numbers
 from bulksms.domain.message import Message
+from bulksms.domain.optout import OPTED_OUT_ERROR
 from bulksms.domain.provider import Provider
 from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
 from bulksms.service.jobs import (
@@ -61,6 +62,7 @@ class Sender:
         lease_seconds: int,
         min_time_to_start_ms: int,
         rate: SendRate | None = None,
+        on_opted_out: Callable[[list[str]], object] = lambda numbers: None,
     ) -> None:
         self._store = store
         self._client = client
@@ -68,6 +70,7 @@ class Sender:
         self._lease_seconds = lease_seconds
         self._min_time_ms = min_time_to_start_ms
         self._rate = rate or NoCap()
+        self._on_opted_out = on_opted_out
 
     def process(
         self, job_id: str, chunk_indexes: Sequence[int], remaining_ms: Callable[[], int]
@@ -158,6 +161,8 @@ class Sender:
             request_stop(self._store, job_id, Stop(JobStatus.FAILED, verdict.stop.code, verdict.stop.reason))
         self._store.put_results(job_id, index, verdict.results)
         self._store.mark_done(job_id, index)
+        if opted_out := [r.to for r in verdict.results if r.error_code == OPTED_OUT_ERROR]:
+            self._on_opted_out(opted_out)  # onto the suppression list: no later job sends to them
         counts = verdict.counts()
         logger.info(
             "chunk sent",

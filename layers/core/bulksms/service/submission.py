@@ -20,6 +20,7 @@ from bulksms.domain.schedule import ScheduleError, iso, parse_send_at
 from bulksms.domain.status import JobStatus
 from bulksms.models import SendRequest
 from bulksms.service.errors import RequestError
+from bulksms.service.suppressions import SuppressionList
 
 logger = Logger(child=True)
 
@@ -50,6 +51,15 @@ class Checked:
     send_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """A checked request with the suppression list applied: what a send would accept."""
+
+    checked: Checked
+    accepted: list[str]
+    suppressed: int
+
+
 def _delivery_settings(request: SendRequest, rules: ProviderRules) -> None:
     if request.validity_minutes is not None and request.validity_minutes > rules.max_validity_minutes:
         raise RequestError(
@@ -60,9 +70,14 @@ def _delivery_settings(request: SendRequest, rules: ProviderRules) -> None:
         raise RequestError("priority", "this Clickatell API has no priority queues")
 
 
+def requested(request: SendRequest) -> int:
+    """How many numbers the request lists, before any is normalised or checked."""
+    return len(request.to) if isinstance(request.to, list) else request.to.count(",") + 1
+
+
 def validate(request: SendRequest, limits: Limits, now: datetime | None = None) -> Checked:
     """Everything a request can get wrong, checked before anything is written."""
-    raw_count = len(request.to) if isinstance(request.to, list) else request.to.count(",") + 1
+    raw_count = requested(request)
     if raw_count > limits.max_recipients:
         raise RequestError(
             "to",
@@ -105,13 +120,30 @@ def validate(request: SendRequest, limits: Limits, now: datetime | None = None) 
     return Checked(message, recipients, send_at)
 
 
-def _summary(request: SendRequest, checked: Checked, status: JobStatus | str) -> dict[str, Any]:
+def screen(request: SendRequest, limits: Limits, suppressions: SuppressionList) -> Screened:
+    """validate(), then the suppression list: the numbers a send would go to."""
+    # Started first, read strongly consistent: nothing listed before this request goes out.
+    check = suppressions.check(min(requested(request), limits.max_recipients))
+    checked = validate(request, limits)
+    accepted, suppressed = check.split(checked.recipients.accepted)
+    if not accepted:
+        raise RequestError(
+            "to",
+            f"every valid number ({suppressed}) is on the suppression list; nothing to send",
+            code="no_valid_recipient",
+        )
+    return Screened(checked, accepted, suppressed)
+
+
+def _summary(request: SendRequest, screened: Screened, status: JobStatus | str) -> dict[str, Any]:
     """The fields a 202 answer and a dry run share."""
+    checked = screened.checked
     recipients, message = checked.recipients, checked.message
     return {
         "status": str(status),
-        "accepted": len(recipients.accepted),
+        "accepted": len(screened.accepted),
         "duplicates_removed": recipients.duplicates_removed,
+        "suppressed": screened.suppressed,
         "normalised": recipients.normalised,
         "rejected": [{"to": r.to, "reason": r.reason} for r in recipients.rejected[:REJECTED_LISTED]],
         "rejected_count": len(recipients.rejected),
@@ -122,12 +154,12 @@ def _summary(request: SendRequest, checked: Checked, status: JobStatus | str) ->
     }
 
 
-def dry_run(request: SendRequest, limits: Limits) -> dict[str, Any]:
+def dry_run(request: SendRequest, limits: Limits, suppressions: SuppressionList) -> dict[str, Any]:
     """The answer a send would get, priced, with nothing written, queued or sent."""
-    checked = validate(request, limits)
+    screened = screen(request, limits, suppressions)
     # Clickatell charges a credit per part per number (a routing profile may charge more).
-    credits = checked.message.parts * len(checked.recipients.accepted)
-    return {**_summary(request, checked, "dry_run"), "estimated_credits": credits}
+    credits = screened.checked.message.parts * len(screened.accepted)
+    return {**_summary(request, screened, "dry_run"), "estimated_credits": credits}
 
 
 def submit(
@@ -136,11 +168,13 @@ def submit(
     queue: SendQueue,
     limits: Limits,
     scheduler: StartScheduler,
+    suppressions: SuppressionList,
 ) -> dict[str, Any]:
-    checked = validate(request, limits)
+    screened = screen(request, limits, suppressions)
+    checked, accepted, suppressed = screened.checked, screened.accepted, screened.suppressed
     message, recipients, send_at = checked.message, checked.recipients, checked.send_at
     job_id = uuid.uuid4().hex  # 32 hex: also our `climsgid`, within Clickatell's 32-character limit
-    chunks = split(recipients.accepted, limits.chunk_size)
+    chunks = split(accepted, limits.chunk_size)
     created_at = now_iso()
     job = {
         "job_id": job_id,
@@ -149,6 +183,7 @@ def submit(
         "message": message.to_item(),
         "duplicates_removed": recipients.duplicates_removed,
         "rejected_count": len(recipients.rejected),
+        "suppressed": suppressed,
     }
     if request.client_reference:
         job["client_reference"] = request.client_reference
@@ -174,8 +209,9 @@ def submit(
         "job accepted",
         extra={
             "job_id": job_id,
-            "accepted": len(recipients.accepted),
+            "accepted": len(accepted),
             "rejected": len(recipients.rejected),
+            "suppressed": suppressed,
             "chunks": len(chunks),
             "encoding": message.encoding.value,
             "parts": message.parts,
@@ -184,6 +220,6 @@ def submit(
     )
     return {
         "job_id": job_id,
-        **_summary(request, checked, status),
+        **_summary(request, screened, status),
         "links": {"self": f"/v1/messages/{job_id}", "recipients": f"/v1/messages/{job_id}/recipients"},
     }

@@ -1,0 +1,70 @@
+"""Inbound (MO) messages in the table, newest first, kept for the table's retention (TTL).
+
+  pk = INBOUND   sk = <sent_at>#<moMsgId>
+
+Clickatell's own timestamp and message id make the key, so a callback it repeats lands on the same
+item and is recognised (and not applied twice). One partition: replies arrive at a small fraction of
+its 1,000 writes per second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bulksms.adapters import aws
+from bulksms.adapters.pages import decode_token, encode_token
+from bulksms.adapters.store import InvalidPageToken
+
+PK = "INBOUND"
+_LISTING = "inbound"
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    items: list[dict[str, Any]]
+    next_token: str | None
+
+
+class InboundStore:
+    def __init__(self, table_name: str, resource: Any = None) -> None:
+        self._table_name = table_name
+        self._resource = resource
+        self._table: Any = None
+
+    @property
+    def table(self) -> Any:
+        # Built once, like Store's: a boto3 resource builds a Table's actions anew on every call.
+        if self._table is None:
+            self._table = (self._resource or aws.dynamodb()).Table(self._table_name)
+        return self._table
+
+    def add(self, sort_key: str, item: dict[str, Any]) -> bool:
+        """Store one message; False when this key is already stored (a repeated callback)."""
+        try:
+            self.table.put_item(
+                Item={**item, "pk": PK, "sk": sort_key}, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def page(self, *, limit: int, token: str | None) -> MessagePage:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": PK},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if token:
+            after = decode_token(token, _LISTING, "after")["after"]
+            if not isinstance(after, str):
+                raise InvalidPageToken("next_token is not a token this listing returned")
+            kwargs["ExclusiveStartKey"] = {"pk": PK, "sk": after}
+        answer = self.table.query(**kwargs)
+        last = answer.get("LastEvaluatedKey")
+        return MessagePage(answer["Items"], encode_token(_LISTING, {"after": last["sk"]}) if last else None)
