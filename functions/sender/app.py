@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
 from bulksms.adapters.queue import parse_message
+from bulksms.service.sending import RetryLater
 
 logger = Logger()
 metrics = Metrics()
@@ -20,7 +21,11 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     job_id, chunks = parse_message(record.body)
     logger.append_keys(job_id=job_id)
-    counts = runtime.sender().process(job_id, chunks, lambda_context.get_remaining_time_in_millis)
+    try:
+        counts = runtime.sender().process(job_id, chunks, lambda_context.get_remaining_time_in_millis)
+    except RetryLater as later:
+        runtime.send_queue().retry_in(record.receipt_handle, later.retry_after_s)
+        raise
     for status, count in counts.items():
         metrics.add_metric(name=f"Recipients{status.value.capitalize()}", unit="Count", value=count)
 

@@ -42,6 +42,13 @@ class SendQueue:
         raise RuntimeError(f"SQS refused {len(entries)} messages after {_ATTEMPTS} attempts")
 
 
+    def retry_in(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again after `seconds` instead of the visibility timeout."""
+        self.client.change_message_visibility(
+            QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
+
 def parse_message(body: str) -> tuple[str, list[int]]:
     """The job id and chunk numbers of one send-queue message."""
     data = json.loads(body)

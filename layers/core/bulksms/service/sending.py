@@ -32,6 +32,9 @@ logger = Logger(child=True)
 class RetryLater(Exception):
     """Some chunks of the message were left pending (not enough time); SQS delivers it again."""
 
+    # Soon: the chunks are ready now, and the queue's visibility timeout (720 s) would idle them.
+    retry_after_s = 5
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkReport:
