@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import idempotent, runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
-from bulksms.models import JobView, RecipientsPage, SendAccepted, SendRequest
+from bulksms.models import JobView, RecipientsPage, RejectedPage, SendAccepted, SendRequest
 from bulksms.service import cancellation, queries
 from bulksms.service.errors import NotFound
 from bulksms.settings import settings
@@ -56,6 +56,19 @@ def list_recipients(
     page = runtime.store().recipients_page(job_id, status=status, limit=limit, token=next_token)
     items = [queries.recipient_view(item) for item in page.items]
     return RecipientsPage.model_validate({"items": items, "next_token": page.next_token})
+
+
+@app.get("/v1/messages/<job_id>/rejected")
+def list_rejected(
+    job_id: JobId,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    next_token: Annotated[str | None, Query(max_length=1024)] = None,
+) -> RejectedPage:
+    job = runtime.store().get_job(job_id)
+    if job is None:
+        raise NotFound("job")
+    page = runtime.store().rejected_page(job_id, int(job["rejected_count"]), limit=limit, token=next_token)
+    return RejectedPage.model_validate({"items": page.items, "next_token": page.next_token})
 
 
 @app.delete("/v1/messages/<job_id>")

@@ -17,6 +17,7 @@ CONTRACT_ROUTES = {
     ("POST", "/v1/messages"),
     ("GET", "/v1/messages/{job_id}"),
     ("GET", "/v1/messages/{job_id}/recipients"),
+    ("GET", "/v1/messages/{job_id}/rejected"),
     ("DELETE", "/v1/messages/{job_id}"),
 }
 CALLBACK_PATH = "/v1/callbacks/clickatell"

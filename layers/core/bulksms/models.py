@@ -41,13 +41,14 @@ class SendRequest(BaseModel):
 
 
 class RejectedNumber(BaseModel):
-    to: str
+    to: str = Field(description="The input as sent, cut after 32 characters with a '…[truncated]' marker")
     reason: str
 
 
 class JobLinks(BaseModel):
     self_: str = Field(alias="self")
     recipients: str
+    rejected: str
 
 
 class SendAccepted(BaseModel):
@@ -56,7 +57,9 @@ class SendAccepted(BaseModel):
     accepted: int
     duplicates_removed: int
     normalised: int
-    rejected: list[RejectedNumber]
+    rejected: list[RejectedNumber] = Field(
+        description="The first rejected inputs (at most 100, and 16 KB); all of them: links.rejected"
+    )
     rejected_count: int
     encoding: str
     parts_per_message: int
@@ -101,6 +104,11 @@ class RecipientView(BaseModel):
 
 class RecipientsPage(BaseModel):
     items: list[RecipientView]
+    next_token: str | None
+
+
+class RejectedPage(BaseModel):
+    items: list[RejectedNumber]
     next_token: str | None
 
 

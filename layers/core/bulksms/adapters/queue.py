@@ -41,7 +41,6 @@ class SendQueue:
             time.sleep(0.05 * 2**attempt)
         raise RuntimeError(f"SQS refused {len(entries)} messages after {_ATTEMPTS} attempts")
 
-
     def retry_in(self, receipt_handle: str, seconds: int) -> None:
         """Make a received message visible again after `seconds` instead of the visibility timeout."""
         self.client.change_message_visibility(

@@ -3,6 +3,7 @@
   pk = JOB#<job_id>   sk = JOB              the job: message, status, per-status counters
                       sk = CHUNK#<nnnnnn>   up to a chunk-size of numbers, and the chunk's claim state
                       sk = R#<number>       one recipient's outcome
+                      sk = REJECTED#<nnnnnn> up to 500 rejected inputs, in input order (JSON)
 
 Counters move only in the write that settles a chunk (guarded by the job's `settled_chunks` set)
 or moves a recipient (a transaction with the recipient's conditional update), so a retried write can
@@ -31,6 +32,8 @@ from bulksms.domain.status import JobStatus, RecipientStatus, can_move
 JOB_SK = "JOB"
 CHUNK_PREFIX = "CHUNK#"
 RECIPIENT_PREFIX = "R#"
+REJECTED_PREFIX = "REJECTED#"
+REJECTED_PER_ITEM = 500  # entries of at most ~250 bytes: an item stays far below DynamoDB's 400 KB
 ACTIVE_INDEX = "active-jobs"
 ACTIVE_FLAG = "1"
 _BATCH_WRITE_LIMIT = 25
@@ -486,6 +489,39 @@ class Store:
         next_token = _encode_token(last["sk"], job_id, status) if last else None
         return Page(items, next_token)
 
+    # ---- rejected inputs ----------------------------------------------------------------------
+
+    def put_rejected(self, job_id: str, entries: Sequence[Mapping[str, str]]) -> None:
+        """Store a job's rejected inputs (already truncated) in blocks, before the job is visible."""
+        expires = self.expires_at()
+        self.batch_write(
+            {
+                "pk": f"JOB#{job_id}",
+                "sk": f"{REJECTED_PREFIX}{block:06d}",
+                "entries": json.dumps(
+                    list(entries[start : start + REJECTED_PER_ITEM]),
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                ),
+                "expires_at": expires,
+            }
+            for block, start in enumerate(range(0, len(entries), REJECTED_PER_ITEM))
+        )
+
+    def rejected_page(self, job_id: str, total: int, *, limit: int, token: str | None) -> Page:
+        """`limit` rejected inputs from the position in `token` (the start without one)."""
+        start = _decode_offset(token, job_id) if token else 0
+        end = min(total, start + limit)
+        blocks = range(start // REJECTED_PER_ITEM, (end - 1) // REJECTED_PER_ITEM + 1) if end > start else ()
+        keys = [{"pk": f"JOB#{job_id}", "sk": f"{REJECTED_PREFIX}{block:06d}"} for block in blocks]
+        found = {item["sk"]: json.loads(item["entries"]) for item in self._batch_get(keys)}
+        listed: list[dict[str, Any]] = []
+        for key in keys:
+            listed.extend(found.get(key["sk"], []))
+        first = blocks[0] * REJECTED_PER_ITEM if blocks else start
+        items = listed[start - first : end - first]
+        return Page(items, _encode_offset(end, job_id) if end < total else None)
+
     # ---- low level --------------------------------------------------------------------------
 
     def batch_write(self, items: Iterable[dict[str, Any]]) -> None:
@@ -554,3 +590,21 @@ def _decode_token(token: str, job_id: str, status: str | None) -> str:
     if token_job != job_id or token_status != (status or ""):
         raise InvalidPageToken("next_token belongs to another listing: use it with the same job and status")
     return sort_key
+
+
+def _encode_offset(offset: int, job_id: str) -> str:
+    data = {"rejected": offset, "job": job_id}
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def _decode_offset(token: str, job_id: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        offset, token_job = data["rejected"], data["job"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as error:
+        raise InvalidPageToken("next_token is not a token this API returned") from error
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidPageToken("next_token is not a token this API returned")
+    if token_job != job_id:
+        raise InvalidPageToken("next_token belongs to another listing: use it with the same job")
+    return offset

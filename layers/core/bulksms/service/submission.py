@@ -10,18 +10,19 @@ from aws_lambda_powertools import Logger
 
 from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import Store, now_iso
+from bulksms.domain import rejections
 from bulksms.domain.chunks import group_indexes, split
 from bulksms.domain.encoding import TextError, encode_text
 from bulksms.domain.message import Message
 from bulksms.domain.numbers import parse_recipients
 from bulksms.domain.status import JobStatus
 from bulksms.models import SendRequest
-from bulksms.service.errors import RequestError
+from bulksms.service.errors import NotFound, RequestError, Unavailable
 
 logger = Logger(child=True)
 
 QUEUE_FAILED = "QUEUE_UNAVAILABLE"
-REJECTED_LISTED = 1000  # the answer lists this many rejections; rejected_count has them all
+NOT_QUEUED = "the job could not be queued; nothing was sent and nothing will be"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
         raise RequestError(error.field, str(error)) from error
     recipients = parse_recipients(request.to)
     if not recipients.accepted:
-        reasons = "; ".join(f"{r.to!r}: {r.reason}" for r in recipients.rejected[:3])
+        reasons = "; ".join(f"{rejections.echo(r.to)!r}: {r.reason}" for r in recipients.rejected[:3])
         raise RequestError("to", f"no valid recipient ({reasons})", code="no_valid_recipient")
     message = Message(
         encoding=encoded.encoding,
@@ -66,9 +67,17 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
     return message, recipients
 
 
-def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits) -> dict[str, Any]:
+def submit(
+    request: SendRequest, store: Store, queue: SendQueue, limits: Limits, job_id: str | None = None
+) -> str:
+    """Record the job (its rejected inputs and chunks first) and queue it; returns its id.
+
+    Nothing raises once the job is recorded: a queue failure stops the job instead (it is then never
+    sent, so a client that sends again cannot get it twice) and the answer says so.
+    """
     message, recipients = validate(request, limits)
-    job_id = uuid.uuid4().hex  # 32 hex: also our `climsgid`, within Clickatell's 32-character limit
+    # 32 hex: also our `climsgid`, within Clickatell's 32-character limit
+    job_id = job_id or uuid.uuid4().hex
     chunks = split(recipients.accepted, limits.chunk_size)
     created_at = now_iso()
     job = {
@@ -77,21 +86,21 @@ def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits)
         "updated_at": created_at,
         "message": message.to_item(),
         "duplicates_removed": recipients.duplicates_removed,
+        "normalised": recipients.normalised,
         "rejected_count": len(recipients.rejected),
     }
     if request.client_reference:
         job["client_reference"] = request.client_reference
     if request.status_callback_url:
         job["status_callback_url"] = request.status_callback_url
+    store.put_rejected(job_id, rejections.entries(recipients.rejected))
     store.create_job(job, chunks)
     try:
         queue.enqueue(job_id, group_indexes(len(chunks), limits.chunks_per_message))
     except Exception:
-        # The client will retry; this job must then never go out alongside the retry's job.
-        store.request_stop(
-            job_id, JobStatus.FAILED, QUEUE_FAILED, "the job could not be queued; nothing was sent"
-        )
-        raise
+        logger.exception("job could not be queued; stopping it", extra={"job_id": job_id})
+        store.request_stop(job_id, JobStatus.FAILED, QUEUE_FAILED, NOT_QUEUED)
+        return job_id
     logger.info(
         "job accepted",
         extra={
@@ -103,16 +112,35 @@ def submit(request: SendRequest, store: Store, queue: SendQueue, limits: Limits)
             "parts": message.parts,
         },
     )
+    return job_id
+
+
+def accepted_answer(store: Store, job_id: str) -> dict[str, Any]:
+    """The 202 answer, rebuilt from the stored job: the same for the first request and its replays,
+    and bounded whatever the request held (`rejected` is a sample; the full list is a listing)."""
+    job = store.get_job(job_id)
+    if job is None:  # only if the job expired (retention) while its idempotency record lived on
+        raise NotFound("job")
+    stop = job.get("stop")
+    if stop and stop["code"] == QUEUE_FAILED:
+        raise Unavailable(f"job {job_id}: {NOT_QUEUED}. Send the request again with a new Idempotency-Key")
+    rejected_count = int(job["rejected_count"])
+    listed = store.rejected_page(job_id, rejected_count, limit=rejections.SAMPLE_COUNT, token=None).items
+    links = {
+        "self": f"/v1/messages/{job_id}",
+        "recipients": f"/v1/messages/{job_id}/recipients",
+        "rejected": f"/v1/messages/{job_id}/rejected",
+    }
     return {
         "job_id": job_id,
         "status": JobStatus.QUEUED.value,
-        "accepted": len(recipients.accepted),
-        "duplicates_removed": recipients.duplicates_removed,
-        "normalised": recipients.normalised,
-        "rejected": [{"to": r.to, "reason": r.reason} for r in recipients.rejected[:REJECTED_LISTED]],
-        "rejected_count": len(recipients.rejected),
-        "encoding": message.encoding.value,
-        "parts_per_message": message.parts,
-        "client_reference": request.client_reference,
-        "links": {"self": f"/v1/messages/{job_id}", "recipients": f"/v1/messages/{job_id}/recipients"},
+        "accepted": int(job["total"]),
+        "duplicates_removed": int(job["duplicates_removed"]),
+        "normalised": int(job.get("normalised", 0)),
+        "rejected": rejections.sample(listed),
+        "rejected_count": rejected_count,
+        "encoding": job["message"]["encoding"],
+        "parts_per_message": int(job["message"]["parts"]),
+        "client_reference": job.get("client_reference"),
+        "links": links,
     }
