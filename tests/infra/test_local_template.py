@@ -146,8 +146,11 @@ def test_table_definition_creates_the_table_with_ttl(tpl: LocalTemplate, aws: No
 
 def test_queue_definitions_create_queues_with_redrive(tpl: LocalTemplate, aws: None) -> None:
     queues = tpl.queue_definitions()
-    assert [q.logical_id for q in queues] == ["SendDeadLetterQueue", "SendQueue"]  # target first
-    send = queues[1]
+    order = [q.logical_id for q in queues]
+    assert set(order) == {"SendDeadLetterQueue", "SendQueue", "WebhookDeadLetterQueue", "WebhookQueue"}
+    for queue, target in (("SendQueue", "SendDeadLetterQueue"), ("WebhookQueue", "WebhookDeadLetterQueue")):
+        assert order.index(target) < order.index(queue)  # the redrive target first
+    send = queues[order.index("SendQueue")]
     assert send.attributes == {
         "VisibilityTimeout": "720",
         "MessageRetentionPeriod": "345600",
@@ -180,7 +183,8 @@ def test_queue_definitions_create_queues_with_redrive(tpl: LocalTemplate, aws: N
 
 def test_queue_redrive_follows_the_parameter() -> None:
     queues = load_template(ROOT / "template.yaml", {"MaxReceiveCount": "2"}).queue_definitions()
-    assert {q.logical_id: q.redrive.max_receive_count for q in queues if q.redrive} == {"SendQueue": 2}
+    redrives = {q.logical_id: q.redrive.max_receive_count for q in queues if q.redrive}
+    assert redrives == {"SendQueue": 2, "WebhookQueue": 8}
 
 
 def test_secrets_can_be_created(tpl: LocalTemplate, aws: None) -> None:
@@ -232,10 +236,11 @@ def test_sqs_trigger_follows_parameters() -> None:
 def test_function_environment_is_resolved_with_refs(tpl: LocalTemplate) -> None:
     env = tpl.function_environment(
         tpl.function("ApiFunction"),
-        {"Table": "tbl", "SendQueue": "http://q", "ClickatellSecret": "c", "CallbackTokenSecret": "t"},
+        {"Table": "tbl", "SendQueue": "http://q", "WebhookQueue": "http://w", "ClickatellSecret": "c"},
     )
     assert env["TABLE_NAME"] == "tbl"
     assert env["CLICKATELL_SECRET_ID"] == "c"
+    assert env["WEBHOOK_QUEUE_URL"] == "http://w" and env["WEBHOOK_ALLOWED_HOSTS"] == ""
     assert env["CHUNK_LEASE_SECONDS"] == "180"
     assert all(isinstance(v, str) for v in env.values())
 

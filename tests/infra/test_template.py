@@ -21,10 +21,10 @@ CONTRACT_ROUTES = {
     ("DELETE", "/v1/messages/{job_id}"),
 }
 CALLBACK_PATH = "/v1/callbacks/clickatell"
-FUNCTIONS = {"ApiFunction", "SenderFunction", "CallbackFunction", "SweeperFunction"}
+FUNCTIONS = {"ApiFunction", "SenderFunction", "CallbackFunction", "SweeperFunction", "StatusCallbackFunction"}
 
 # SAM policy templates whose expansion names exact actions on the resource it is given.
-SCOPED_POLICY_TEMPLATES = {"DynamoDBCrudPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
+SCOPED_POLICY_TEMPLATES = {"AWSSecretsManagerGetSecretValuePolicy"}
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,7 @@ def test_memory_and_timeouts(tpl: LocalTemplate) -> None:
         "SenderFunction": (512, 120),
         "CallbackFunction": (256, 10),
         "SweeperFunction": (256, 120),
+        "StatusCallbackFunction": (256, 15),
     }
 
 
@@ -100,23 +101,29 @@ def test_chunk_lease_outlasts_a_sender_invocation(tpl: LocalTemplate) -> None:
     assert int(sender.environment["CHUNK_LEASE_SECONDS"]) == sender.timeout_s + 60
 
 
-def test_redrive_to_dead_letter_queue_with_alarm(tpl: LocalTemplate) -> None:
-    policy = _props(tpl, "SendQueue")["RedrivePolicy"]
-    assert policy["deadLetterTargetArn"] == {"Fn::GetAtt": ["SendDeadLetterQueue", "Arn"]}
-    assert policy["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
-    dlq = _props(tpl, "SendDeadLetterQueue")
-    assert dlq["MessageRetentionPeriod"] == 1209600
-    assert dlq["MessageRetentionPeriod"] > _props(tpl, "SendQueue")["MessageRetentionPeriod"]
-    for lid in ("SendQueue", "SendDeadLetterQueue"):
+@pytest.mark.parametrize(
+    ("queue", "dlq", "alarm", "receives"),
+    [
+        ("SendQueue", "SendDeadLetterQueue", "DeadLetterAlarm", {"Ref": "MaxReceiveCount"}),
+        ("WebhookQueue", "WebhookDeadLetterQueue", "WebhookDeadLetterAlarm", 8),
+    ],
+)
+def test_redrive_to_dead_letter_queue_with_alarm(
+    tpl: LocalTemplate, queue: str, dlq: str, alarm: str, receives: Any
+) -> None:
+    policy = _props(tpl, queue)["RedrivePolicy"]
+    assert policy["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq, "Arn"]}
+    assert policy["maxReceiveCount"] == receives
+    dead = _props(tpl, dlq)
+    assert dead["MessageRetentionPeriod"] == 1209600
+    assert dead["MessageRetentionPeriod"] > _props(tpl, queue)["MessageRetentionPeriod"]
+    for lid in (queue, dlq):
         assert _props(tpl, lid)["SqsManagedSseEnabled"] is True
 
-    (alarm,) = tpl.resources_of_type("AWS::CloudWatch::Alarm").values()
-    props = alarm["Properties"]
+    props = _props(tpl, alarm)
     assert props["Namespace"] == "AWS/SQS"
     assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    assert props["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["SendDeadLetterQueue", "QueueName"]}}
-    ]
+    assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
     assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     assert (props["Period"], props["EvaluationPeriods"]) == (60, 1)
     assert props["TreatMissingData"] == "notBreaching"
@@ -159,23 +166,88 @@ def test_no_wildcard_iam_actions(tpl: LocalTemplate) -> None:
             assert name == "Statement" or name in SCOPED_POLICY_TEMPLATES, (lid, name)
 
 
-def test_policies_are_scoped(tpl: LocalTemplate) -> None:
-    def grants(lid: str) -> list[dict[str, Any]]:
-        return _props(tpl, lid)["Policies"]
+def _grants(tpl: LocalTemplate, lid: str) -> tuple[set[tuple[str, str]], set[str]]:
+    """(action, resource) pairs of a function's statements, and the secrets it may read."""
+    pairs: set[tuple[str, str]] = set()
+    secrets: set[str] = set()
+    for policy in _props(tpl, lid)["Policies"]:
+        if "AWSSecretsManagerGetSecretValuePolicy" in policy:
+            secrets.add(policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"])
+            continue
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for resource in resources:
+                name = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else resource["Fn::Sub"]
+                pairs.update((action, name) for action in actions)
+    return pairs, secrets
 
-    table = {"DynamoDBCrudPolicy": {"TableName": {"Ref": "Table"}}}
-    send = {
-        "Statement": [
-            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["SendQueue", "Arn"]}}
-        ]
+
+def _on(resource: str, *actions: str) -> set[tuple[str, str]]:
+    return {(action, resource) for action in actions}
+
+
+WORKER = (
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+)
+
+
+def test_each_function_gets_only_the_actions_it_uses(tpl: LocalTemplate) -> None:
+    """Least privilege (issue 16): explicit actions per function, no DynamoDBCrudPolicy, no Scan."""
+    expected = {
+        "ApiFunction": (
+            _on("Table", *WORKER, "dynamodb:PutItem", "dynamodb:DeleteItem")
+            | _on("SendQueue", "sqs:SendMessage")
+            | _on("WebhookQueue", "sqs:SendMessage"),
+            set(),
+        ),
+        "SenderFunction": (
+            _on("Table", *WORKER)
+            | _on("SendQueue", "sqs:ChangeMessageVisibility")
+            | _on("WebhookQueue", "sqs:SendMessage"),
+            {"ClickatellSecret"},
+        ),
+        "SweeperFunction": (
+            _on("Table", *WORKER)
+            | _on("${Table.Arn}/index/active-jobs", "dynamodb:Query")
+            | _on("SendQueue", "sqs:SendMessage")
+            | _on("WebhookQueue", "sqs:SendMessage"),
+            set(),
+        ),
+        "CallbackFunction": (
+            _on("Table", "dynamodb:GetItem", "dynamodb:UpdateItem"),
+            {"CallbackTokenSecret"},
+        ),
+        "StatusCallbackFunction": (
+            _on("WebhookQueue", "sqs:ChangeMessageVisibility"),
+            {"WebhookSigningSecret"},
+        ),
     }
-    clickatell = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "ClickatellSecret"}}}
-    token = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "CallbackTokenSecret"}}}
-    # Whoever can finish a job signs its status callback with the token secret.
-    assert grants("ApiFunction") == [table, send, token]
-    assert grants("SweeperFunction") == [table, send, token]
-    assert grants("SenderFunction") == [table, clickatell, token]
-    assert grants("CallbackFunction") == [table, token]
+    assert {lid: _grants(tpl, lid) for lid in FUNCTIONS} == expected
+    # The API may delete only powertools' idempotency records (it does when a request fails early).
+    (delete,) = [
+        statement
+        for policy in _props(tpl, "ApiFunction")["Policies"]
+        for statement in policy.get("Statement", [])
+        if statement["Action"] == "dynamodb:DeleteItem"
+    ]
+    assert delete["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idempotency#*"]}}
+
+
+def test_the_public_callback_function_has_reserved_concurrency_by_default(tpl: LocalTemplate) -> None:
+    assert int(tpl.parameters["CallbackMaxConcurrency"]) > 0
+    assert tpl.condition("LimitCallbacks")
+    assert tpl.resolve(_props(tpl, "CallbackFunction")["ReservedConcurrentExecutions"]) == "20"
+    assert not load_template(ROOT / "template.yaml", {"CallbackMaxConcurrency": "0"}).condition(
+        "LimitCallbacks"
+    )
 
 
 def test_secrets_are_generated_not_parameters(tpl: LocalTemplate) -> None:
@@ -184,7 +256,7 @@ def test_secrets_are_generated_not_parameters(tpl: LocalTemplate) -> None:
         assert not any(word in lowered for word in ("password", "secret", "token", "apiid", "user")), name
         assert spec.get("NoEcho") is not True, name
     secrets = {s.logical_id: s for s in tpl.secrets()}
-    assert set(secrets) == {"ClickatellSecret", "CallbackTokenSecret"}
+    assert set(secrets) == {"ClickatellSecret", "CallbackTokenSecret", "WebhookSigningSecret"}
     assert json.loads(secrets["ClickatellSecret"].initial_value("pw")) == {
         "user": "REPLACE_ME",
         "api_id": "REPLACE_ME",
@@ -193,9 +265,17 @@ def test_secrets_are_generated_not_parameters(tpl: LocalTemplate) -> None:
     assert "put-secret-value" in secrets["ClickatellSecret"].description
     assert secrets["CallbackTokenSecret"].generate_key == "token"
     assert _props(tpl, "CallbackTokenSecret")["GenerateSecretString"]["PasswordLength"] >= 32
+    assert secrets["WebhookSigningSecret"].generate_key == "key"
+    assert _props(tpl, "WebhookSigningSecret")["GenerateSecretString"]["PasswordLength"] >= 32
     env = tpl.document["Globals"]["Function"]["Environment"]["Variables"]
     assert env["CLICKATELL_SECRET_ID"] == {"Ref": "ClickatellSecret"}
-    assert env["CALLBACK_TOKEN_SECRET_ID"] == {"Ref": "CallbackTokenSecret"}
+    # Each of the other secrets only where it is used: the token signs nothing any more.
+    assert "CALLBACK_TOKEN_SECRET_ID" not in env
+    assert tpl.function("CallbackFunction").environment["CALLBACK_TOKEN_SECRET_ID"] == {
+        "Ref": "CallbackTokenSecret"
+    }
+    webhooks = tpl.function("StatusCallbackFunction").environment
+    assert webhooks["WEBHOOK_SIGNING_SECRET_ID"] == {"Ref": "WebhookSigningSecret"}
 
 
 def test_contract_routes_on_api_function_with_api_key(tpl: LocalTemplate) -> None:
@@ -243,6 +323,7 @@ def test_log_groups_with_retention_for_every_function(tpl: LocalTemplate) -> Non
 def test_environment_matches_settings(tpl: LocalTemplate) -> None:
     refs = {
         "Table": "t", "SendQueue": "http://q", "ClickatellSecret": "arn:c", "CallbackTokenSecret": "arn:t",
+        "WebhookQueue": "http://w", "WebhookSigningSecret": "arn:w",
     }  # fmt: skip
     for fn in tpl.functions():
         env = tpl.function_environment(fn, refs)
@@ -265,7 +346,8 @@ def test_parameters(tpl: LocalTemplate) -> None:
 def test_outputs(tpl: LocalTemplate) -> None:
     assert set(tpl.document["Outputs"]) == {
         "ApiUrl", "ApiKeyId", "CallbackUrl", "TableName", "SendQueueUrl", "SendQueueName",
-        "DeadLetterQueueUrl", "ClickatellSecretArn", "CallbackTokenSecretArn",
+        "DeadLetterQueueUrl", "ClickatellSecretArn", "CallbackTokenSecretArn", "WebhookSigningSecretArn",
+        "WebhookDeadLetterQueueUrl",
     }  # fmt: skip
     outputs = tpl.document["Outputs"]
     assert outputs["ApiKeyId"]["Value"] == {"Ref": "ApiApiKey"}  # SAM's name for the PER_API key
@@ -283,6 +365,7 @@ SAMPLE_EVENTS = [
     ("CallbackFunction", "callback_get.json", "LambdaFunctionUrlModel"),
     ("CallbackFunction", "callback_post.json", "LambdaFunctionUrlModel"),
     ("SweeperFunction", "sweeper_schedule.json", "EventBridgeModel"),
+    ("StatusCallbackFunction", "sqs_status_callback.json", "SqsModel"),
 ]
 
 

@@ -97,7 +97,13 @@ def _resume(job: Mapping[str, Any]) -> None:
 
 def limits() -> Limits:
     config = settings()
-    return Limits(config.chunk_size, config.chunks_per_message, config.max_recipients, config.max_parts)
+    return Limits(
+        config.chunk_size,
+        config.chunks_per_message,
+        config.max_recipients,
+        config.max_parts,
+        config.webhook_allowed_hosts,
+    )
 
 
 def submit_idempotently(request: SendRequest, key: str | None) -> dict[str, Any]:

@@ -7,13 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 SenderId = Annotated[str, StringConstraints(pattern=r"^(\d{1,16}|[A-Za-z0-9 ]{1,11})$")]
-# https anywhere; plain http only to this machine, for local development.
-CallbackUrl = Annotated[
-    str,
-    StringConstraints(
-        max_length=2048, pattern=r"^(https://[^\s/]+|http://(127\.0\.0\.1|localhost)(:\d+)?)(/\S*)?$"
-    ),
-]
+# https only; the API also resolves the host and refuses private addresses (bulksms.domain.webhook_urls).
+CallbackUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https://[^\s/]+(/\S*)?$")]
 HexString = Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2})+$")]
 
 
@@ -36,7 +31,10 @@ class SendRequest(BaseModel):
     udh: HexString | None = Field(default=None, description="User data header in hex; binary only")
     client_reference: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     status_callback_url: CallbackUrl | None = Field(
-        default=None, description="Gets one signed POST with the final counts when the job finishes"
+        default=None,
+        description=(
+            "Gets one signed POST with the final counts when the job finishes: https, to a public address"
+        ),
     )
 
 

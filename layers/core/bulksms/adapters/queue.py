@@ -1,10 +1,10 @@
-"""The SQS send queue: one message per group of chunks of a job."""
+"""The SQS queues: the send queue (one message per group of chunks of a job) and the webhook queue."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bulksms.adapters import aws
@@ -13,7 +13,7 @@ _ENTRIES_PER_CALL = 10  # SQS SendMessageBatch limit
 _ATTEMPTS = 5
 
 
-class SendQueue:
+class Queue:
     def __init__(self, queue_url: str, client: Any = None) -> None:
         self._url = queue_url
         self._client = client
@@ -22,12 +22,9 @@ class SendQueue:
     def client(self) -> Any:
         return self._client or aws.sqs()
 
-    def enqueue(self, job_id: str, groups: Sequence[Sequence[int]]) -> None:
-        """Queue every group; entries SQS refuses are retried, and a lasting refusal raises."""
-        entries = [
-            {"Id": str(index), "MessageBody": json.dumps({"job_id": job_id, "chunks": list(group)})}
-            for index, group in enumerate(groups)
-        ]
+    def send(self, bodies: Sequence[Mapping[str, Any]]) -> None:
+        """Queue every body as JSON; entries SQS refuses are retried, and a lasting refusal raises."""
+        entries = [{"Id": str(index), "MessageBody": json.dumps(body)} for index, body in enumerate(bodies)]
         for start in range(0, len(entries), _ENTRIES_PER_CALL):
             self._send(entries[start : start + _ENTRIES_PER_CALL])
 
@@ -46,6 +43,11 @@ class SendQueue:
         self.client.change_message_visibility(
             QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
         )
+
+
+class SendQueue(Queue):
+    def enqueue(self, job_id: str, groups: Sequence[Sequence[int]]) -> None:
+        self.send([{"job_id": job_id, "chunks": list(group)} for group in groups])
 
 
 def parse_message(body: str) -> tuple[str, list[int]]:

@@ -10,12 +10,14 @@ from aws_lambda_powertools import Logger
 
 from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import Store, now_iso
+from bulksms.adapters.webhooks import checked
 from bulksms.domain import rejections
 from bulksms.domain.chunks import group_indexes, split
 from bulksms.domain.encoding import TextError, encode_text
 from bulksms.domain.message import Message
 from bulksms.domain.numbers import parse_recipients
 from bulksms.domain.status import JobStatus
+from bulksms.domain.webhook_urls import UnsafeUrl
 from bulksms.models import SendRequest
 from bulksms.service.errors import NotFound, RequestError, Unavailable
 
@@ -31,6 +33,7 @@ class Limits:
     chunks_per_message: int
     max_recipients: int
     max_parts: int
+    callback_hosts_allowed: frozenset[str] = frozenset()  # exempt from the public-address check
 
 
 def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
@@ -46,6 +49,11 @@ def validate(request: SendRequest, limits: Limits) -> tuple[Message, Any]:
         raise RequestError("from", "mo needs from: the two-way number to send from")
     if request.udh and request.msg_type != "SMS_TEXT":
         raise RequestError("udh", "udh cannot be combined with msg_type SMS_FLASH")
+    if request.status_callback_url:
+        try:
+            checked(request.status_callback_url, limits.callback_hosts_allowed)
+        except UnsafeUrl as error:
+            raise RequestError("status_callback_url", f"status_callback_url {error}") from None
     try:
         encoded = encode_text(request.text, request.encoding, udh=request.udh, max_parts=limits.max_parts)
     except TextError as error:
