@@ -74,7 +74,7 @@ def test_api_key_is_required_on_every_message_route(committed: dict[str, Any]) -
     scheme = committed["components"]["securitySchemes"]["apiKey"]
     assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "x-api-key"}
     message_routes = [op for _, path, op in _operations(committed) if path.startswith("/v1/messages")]
-    assert len(message_routes) == 4
+    assert len(message_routes) == 5
     for operation in message_routes:
         assert operation["security"] == [{"apiKey": []}]
 
