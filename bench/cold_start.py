@@ -46,6 +46,8 @@ def lambda_environment() -> dict[str, str]:
         "SendQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/bulksms-send",
         "ClickatellSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bulksms/clickatell",
         "CallbackTokenSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bulksms/token",
+        "WebhookQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/bulksms-webhooks",
+        "WebhookSigningSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bulksms/webhook",
     }
     env: dict[str, str] = {}
     for function in template.functions():

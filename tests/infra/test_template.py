@@ -389,3 +389,15 @@ def test_sample_events_have_the_trigger_shape(
 
 def test_every_function_has_a_sample_event() -> None:
     assert {function for function, _, _ in SAMPLE_EVENTS} == FUNCTIONS
+
+
+def test_status_callback_function_event_source(tpl: LocalTemplate) -> None:
+    (trigger,) = tpl.function("StatusCallbackFunction").sqs_triggers
+    assert trigger.queue == "WebhookQueue" and trigger.reports_batch_item_failures
+    event = _props(tpl, "StatusCallbackFunction")["Events"][trigger.event_id]["Properties"]
+    assert event["BatchSize"] == 1  # one callback per invocation: a slow endpoint holds up no other
+    assert event["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "WebhookMaxConcurrency"}
+    timeout = tpl.function("StatusCallbackFunction").timeout_s
+    assert int(_props(tpl, "WebhookQueue")["VisibilityTimeout"]) >= 6 * timeout
+    assert int(tpl.document["Parameters"]["WebhookDeadlineSeconds"]["MaxValue"]) < timeout
+    assert tpl.parameters["WebhookAllowedHosts"] == ""  # public addresses only, by default
