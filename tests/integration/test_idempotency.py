@@ -206,6 +206,7 @@ def test_a_body_at_the_6_mb_limit_keeps_a_small_record_and_its_replay(api: Any, 
     (record,) = idempotency_records(fresh)
     assert record["status"] == "COMPLETED"
     assert json.loads(record["data"]) == {"job_id": first["job_id"]}
+    print(f"\n6 MB body: idempotency record of {len(json.dumps(record, default=str))} bytes")
     assert api.call("POST", "/v1/messages", raw=raw, headers=headers) == (202, first)
     assert [job["job_id"] for job in job_items(fresh)] == [first["job_id"]]
     assert fresh.queue_depth() == 1

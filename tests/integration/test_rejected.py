@@ -51,6 +51,7 @@ def test_the_most_rejections_the_limit_allows_give_a_small_answer_and_a_full_lis
     assert status == 202, raw[:500]
     assert len(raw) < ANSWER_BOUND, len(raw)
     answer = json.loads(raw)
+    print(f"\nworst-case answer: {len(raw)} bytes, {len(answer['rejected'])} rejections listed")
     assert answer["rejected_count"] == 99_999
     assert 0 < len(answer["rejected"]) <= 100
     assert [r["to"] for r in answer["rejected"]] == rejected[: len(answer["rejected"])]
