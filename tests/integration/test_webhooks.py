@@ -178,3 +178,33 @@ def test_endpoints_that_trickle_for_minutes_do_not_slow_other_jobs(
     assert still_open == 5, "a status callback ended before the plain job finished: it was held up"
     assert simulator(fresh).stats()["recipients_accepted"] == 60
     print(f"\nplain job done, {still_open} trickling callbacks in flight: {json.dumps(job['counts'])}")
+
+
+def test_a_callback_that_always_fails_ends_in_the_dead_letter_queue(
+    api: Any, drain: Any, fresh: LocalStack, webhook_env: None
+) -> None:
+    """Each failed attempt sets the message's visibility to the backoff; the test lets the backoff run
+    out at once, and after the queue's receive limit SQS moves the message to the dead-letter queue."""
+    import socket
+
+    from tests.integration.faults import sqs
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    submit(api, numbers(3), status_callback_url=f"https://127.0.0.1:{closed}/hook")
+    drain()
+    queue = next(q for q in fresh.template.queue_definitions() if q.logical_id == "WebhookQueue")
+    assert queue.redrive is not None
+    url, poller = fresh.resources.queue_url("WebhookQueue"), fresh.poller("StatusCallbackFunction")
+    for attempt in range(1, queue.redrive.max_receive_count + 1):
+        (message,) = poller.receive(0)
+        assert int(message["Attributes"]["ApproximateReceiveCount"]) == attempt
+        assert poller.invoke([message]) == [message["MessageId"]]
+        sqs(fresh).change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+
+    assert poller.receive(0) == []
+    assert fresh.queue_depth("WebhookQueue") == 0
+    assert fresh.queue_depth("WebhookDeadLetterQueue") == 1
