@@ -57,7 +57,9 @@ class BenchConfig:
     cold_runs: int  # phase 3: fresh interpreters per module
     api_recipients: int  # phase 4
     e2e_recipients: int  # phase 5: the job through the local stack, and moto's BatchWriteItem ceiling
-    callback_recipients: int  # phase 5b: a job with callback level 3, for the callback path's costs
+    callback_recipients: (
+        int  # phase 5b: a job at callback level 3: reports/s, memory, the report path's costs
+    )
     callback_level: int = 3  # the README's example: intermediate + final status, two callbacks each
 
     @classmethod
@@ -74,7 +76,7 @@ class BenchConfig:
             cold_runs=7,
             api_recipients=facts.max_recipients,
             e2e_recipients=50_000,
-            callback_recipients=250,
+            callback_recipients=20_000,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -1,10 +1,15 @@
 """Phase 6: the AWS cost of one million recipients, from what the end-to-end run counted.
 
 Inputs, all per recipient, from `bench.e2e` (counted by `bench.stack_probe` in the local stack):
-- Lambda invocations and wall time of each function (ApiFunction POST, SenderFunction, and
-  CallbackFunction per delivery callback), billed at the template's MemorySize on arm64;
+- Lambda invocations of each function (ApiFunction POST, SenderFunction, CountsFunction, and
+  CallbackFunction per delivery report), billed at the template's MemorySize on arm64 for a duration
+  that is the handler's measured CPU time (`bench.stack_probe`: the invoking thread's, plus the
+  sender's worker threads') plus the time it waits on the network as stated below: AWS_CALL_S per AWS
+  call it makes, and, for the sender, CLICKATELL_POST_S per sendmsg POST spread over its threads.
+  Local wall times are not used: they are mostly moto's and the simulator's work, on the same 2 cores;
 - DynamoDB write and read request units, estimated from the size of every item written or read
-  (transactions count twice), including the delivery updates the callbacks make;
+  (transactions count twice), including the report writes (a refused conditional write is billed too)
+  and the counts function's one update per job per batch; stream reads by Lambda are free;
 - SQS requests: SendMessageBatch from the API, and the event source's ReceiveMessage (those that
   returned messages; idle polling is a fixed cost, not a per-recipient one) and DeleteMessageBatch;
 - API Gateway REST requests: the POST, plus STATUS_GETS_PER_JOB status reads per job (the bench's own
@@ -42,6 +47,8 @@ PRICES: dict[str, float] = {
 }
 # ------------------------------------------------------------------------------ model assumptions
 STATUS_GETS_PER_JOB = 1  # a client reads the job's status once when it is told it finished
+AWS_CALL_S = 0.006  # one DynamoDB or SQS round trip from Lambda in the same region (single-digit ms)
+CLICKATELL_POST_S = 0.5  # one 600-number sendmsg POST answered by Clickatell
 SECRET_CACHE_S = 300  # bulksms.runtime.SECRET_MAX_AGE_S
 CALLBACK_CONTAINERS = 10  # warm CallbackFunction containers while callbacks arrive (each reads the secret)
 BILLING_ROUNDING_S = 0.0005  # Lambda bills each invocation rounded up to the next millisecond
@@ -54,7 +61,8 @@ PER = 1_000_000
 
 
 def _function(caller: str) -> str:
-    return caller.split(":", 1)[0]
+    """The function's logical id in a caller name ("ApiFunction:GET", "CountsFunction (reports)")."""
+    return caller.split(":", 1)[0].split(" ", 1)[0]
 
 
 def _sum(table: Mapping[str, float], keep: Callable[[str], bool]) -> float:
@@ -66,14 +74,32 @@ def _is_polling(caller: str) -> bool:
     return caller == "ApiFunction:GET"  # the bench's status polls, modelled separately
 
 
-def model(e2e: Mapping[str, Any], memory_mb: Mapping[str, int], retention_days: int = 90) -> dict[str, Any]:
+def _billed_seconds(window: Mapping[str, Any], caller: str, threads: int) -> float:
+    """What Lambda bills one function for in a measured window: its CPU time and its network waits."""
+    cpu = float(window.get("cpu_seconds", {}).get(caller, 0.0))
+    aws_calls = sum(
+        count
+        for key, count in window["calls"].items()
+        if key.split(" ")[0] == caller and not key.split(" ")[2].endswith(("(non-empty)", "Received", "Sent"))
+    )
+    waits = aws_calls * AWS_CALL_S
+    if _function(caller) == "SenderFunction":
+        waits += window.get("sim", {}).get("requests", 0) * CLICKATELL_POST_S / threads
+    return cpu + waits
+
+
+def model(
+    e2e: Mapping[str, Any], memory_mb: Mapping[str, int], retention_days: int = 90, threads: int = 8
+) -> dict[str, Any]:
     send, callbacks = e2e["send"], e2e["callbacks"]
     recipients, callback_recipients = int(e2e["recipients"]), int(callbacks["recipients"])
     per_send, per_callback_job = PER / recipients, PER / callback_recipients
     jobs = PER / recipients  # jobs of the measured size per million recipients
 
     def is_callback(caller: str) -> bool:
-        return _function(caller) == "CallbackFunction"
+        # The report path: the callback handler and the counts function summing its changes (the
+        # callback job's own send results are counted there too, a small overstatement).
+        return _function(caller) in ("CallbackFunction", "CountsFunction")
 
     def is_send(caller: str) -> bool:
         return not _is_polling(caller) and not is_callback(caller)
@@ -84,11 +110,11 @@ def model(e2e: Mapping[str, Any], memory_mb: Mapping[str, int], retention_days: 
         if is_send(caller):
             lambda_rows[caller] = {
                 "invocations": count * per_send,
-                "seconds": send["seconds"].get(caller, 0.0) * per_send,
+                "seconds": _billed_seconds(send, caller, threads) * per_send,
             }
     gets, get_seconds = (
         send["invocations"].get("ApiFunction:GET", 0),
-        send["seconds"].get("ApiFunction:GET", 0),
+        _billed_seconds(send, "ApiFunction:GET", threads),
     )
     get_rru = _sum(send["rru"], lambda c: c == "ApiFunction:GET") / gets if gets else 1.0
     lambda_rows["ApiFunction:GET (status, modelled)"] = {
@@ -96,10 +122,11 @@ def model(e2e: Mapping[str, Any], memory_mb: Mapping[str, int], retention_days: 
         "seconds": jobs * STATUS_GETS_PER_JOB * (get_seconds / gets if gets else 0.05),
     }
     callback_invocations = callbacks["invocations"].get("CallbackFunction", 0)
-    lambda_rows["CallbackFunction"] = {
-        "invocations": callback_invocations * per_callback_job,
-        "seconds": callbacks["seconds"].get("CallbackFunction", 0.0) * per_callback_job,
-    }
+    for caller in ("CallbackFunction", "CountsFunction"):
+        lambda_rows[f"{caller} (reports)"] = {
+            "invocations": callbacks["invocations"].get(caller, 0) * per_callback_job,
+            "seconds": _billed_seconds(callbacks, caller, threads) * per_callback_job,
+        }
     gb_seconds = 0.0
     invocations = 0.0
     for caller, row in lambda_rows.items():
@@ -138,7 +165,7 @@ def model(e2e: Mapping[str, Any], memory_mb: Mapping[str, int], retention_days: 
 
     # ---- API Gateway (REST) and the function URL
     api_requests = jobs * (1 + STATUS_GETS_PER_JOB)
-    function_url_requests = lambda_rows["CallbackFunction"]["invocations"]
+    function_url_requests = lambda_rows["CallbackFunction (reports)"]["invocations"]
 
     # ---- Secrets Manager
     secrets_calls = _secrets_calls(lambda_rows, e2e)
@@ -165,7 +192,12 @@ def model(e2e: Mapping[str, Any], memory_mb: Mapping[str, int], retention_days: 
             "callbacks_per_recipient": round(callback_invocations / callback_recipients, 3),
             "secret_cache_s": SECRET_CACHE_S,
             "callback_containers": CALLBACK_CONTAINERS,
-            "durations": "local-stack wall times (moto and the simulator on loopback), not AWS ones",
+            "durations": (
+                "measured handler CPU time + AWS_CALL_S per AWS call + CLICKATELL_POST_S per POST "
+                "/ sender threads"
+            ),
+            "aws_call_s": AWS_CALL_S,
+            "clickatell_post_s": CLICKATELL_POST_S,
         },
         "per_million_recipients": {
             "lambda_invocations": round(invocations, 1),
@@ -199,7 +231,7 @@ def _secrets_calls(lambda_rows: Mapping[str, Mapping[str, float]], e2e: Mapping[
     starts, then one per 300 s of busy time. The API reads a secret only to sign a status callback.
     """
     sender = lambda_rows.get("SenderFunction", {}).get("invocations", 0.0)
-    callback_busy = lambda_rows["CallbackFunction"]["seconds"]
+    callback_busy = lambda_rows["CallbackFunction (reports)"]["seconds"]
     return sender + CALLBACK_CONTAINERS + callback_busy / SECRET_CACHE_S
 
 
@@ -218,7 +250,7 @@ def _extras(
     log_gb = (PER * (send_log + callback_log) + invocations * LAMBDA_PLATFORM_LOG_BYTES) / 1e9
     recipient_item = send.get("sizes", {}).get("recipient", 200) + DYNAMODB_ITEM_OVERHEAD_BYTES
     storage_gb_months = PER * recipient_item / 1e9 * retention_days * MONTHS_PER_DAY
-    callbacks_per_million = lambda_rows["CallbackFunction"]["invocations"]
+    callbacks_per_million = lambda_rows["CallbackFunction (reports)"]["invocations"]
     return {
         "cloudwatch_logs_ingestion": round(log_gb * PRICES["cloudwatch_logs_ingestion_per_gb"], 4),
         "xray_traces": round(
@@ -243,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     path = args[0] if args else "bench/results.json"
     with open(path) as file:
         results = json.load(file)
-    print(json.dumps(model(results["raw"]["e2e"], template_facts().memory_mb), indent=2))
+    facts = template_facts()
+    print(json.dumps(model(results["raw"]["e2e"], facts.memory_mb, threads=facts.sender_threads), indent=2))
     return 0
 
 

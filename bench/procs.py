@@ -40,6 +40,13 @@ class Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def peak_rss_mb(self) -> float:
+        """The process's high-water resident memory (VmHWM), in MB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+        raise RuntimeError("no VmHWM in /proc: peak memory is measured on Linux only")
+
     def signal(self, signum: int) -> None:
         if self.alive():
             self.proc.send_signal(signum)

@@ -2,7 +2,9 @@
 `python -m local.run` starts it (same `local.run.main`), with counters for the cost model.
 
 It counts, without changing what is called:
-- each handler invocation and its wall time, by function (the handlers the stack loads are wrapped);
+- each handler invocation, its wall time and its CPU time, by function (the handlers the stack loads
+  are wrapped; CPU is the invoking thread's, plus, for the sender, that of its worker threads while
+  they send a chunk: what the function itself computes, without moto's or the simulator's work);
 - every AWS call, by caller (the function whose handler is running on that thread, SenderFunction for
   the sender's worker threads, `event-source` for the SQS poller standing in for Lambda's event source
   mapping) and operation, with DynamoDB read and write request units estimated from item sizes as
@@ -101,6 +103,7 @@ class Probe:
         self.local = threading.local()
         self.invocations: Counter[str] = Counter()
         self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.cpu_seconds: defaultdict[str, float] = defaultdict(float)
         self.max_seconds: defaultdict[str, float] = defaultdict(float)
         self.records: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()  # "caller service Operation"
@@ -122,10 +125,11 @@ class Probe:
             return "event-source"
         return "other"
 
-    def invoked(self, function: str, seconds: float, event: dict[str, Any]) -> None:
+    def invoked(self, function: str, seconds: float, cpu_seconds: float, event: dict[str, Any]) -> None:
         with self.lock:
             self.invocations[function] += 1
             self.seconds[function] += seconds
+            self.cpu_seconds[function] += cpu_seconds
             self.max_seconds[function] = max(self.max_seconds[function], seconds)
             self.records[function] += len(event.get("Records", ())) if isinstance(event, dict) else 0
 
@@ -217,6 +221,7 @@ class Probe:
                 "time": time.time(),
                 "invocations": dict(self.invocations),
                 "seconds": dict(self.seconds),
+                "cpu_seconds": dict(self.cpu_seconds),
                 "max_seconds": dict(self.max_seconds),
                 "records": dict(self.records),
                 "calls": dict(self.calls),
@@ -254,17 +259,18 @@ def install() -> None:
                 method = event.get("httpMethod") if isinstance(event, dict) else None
                 caller = f"{name}:{method}" if method else name
                 PROBE.local.function = caller
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.thread_time()
                 try:
                     return handler(event, context)
                 finally:
-                    PROBE.invoked(caller, time.perf_counter() - start, event)
+                    PROBE.invoked(caller, time.perf_counter() - start, time.thread_time() - cpu, event)
                     PROBE.local.function = None
 
             wrapped[name] = timed
         return wrapped[name]
 
     local.functions.load_handler = load_handler
+    _count_sender_worker_cpu()
     original_call = BaseClient._make_api_call
 
     def _make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
@@ -276,6 +282,23 @@ def install() -> None:
             PROBE.aws_call(self.meta.service_model.service_name, operation_name, api_params, result)
 
     BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+
+
+def _count_sender_worker_cpu() -> None:
+    """The sender sends a message's chunks on worker threads: their CPU is the sender's too."""
+    from bulksms.service.sending import Sender
+
+    original = Sender._send_chunk
+
+    def send_chunk(self: Any, *args: Any, **kwargs: Any) -> Any:
+        cpu = time.thread_time()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            with PROBE.lock:
+                PROBE.cpu_seconds["SenderFunction"] += time.thread_time() - cpu
+
+    Sender._send_chunk = send_chunk  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,11 +28,17 @@ def client_environment(endpoint: str) -> dict[str, str]:
     return {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, **CREDENTIALS}
 
 
+# AWS keeps stream records for 24 hours; the local stand-in keeps them for this long (its reader is
+# at most seconds behind), so a long `make local` does not hold every write it ever made in memory.
+STREAM_RETENTION_S = 300
+
+
 def start_moto(host: str = "127.0.0.1", port: int = 0) -> Any:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
     _serialise_dynamodb()
+    _bound_stream_memory(STREAM_RETENTION_S)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     return server
@@ -63,6 +69,50 @@ def _serialise_dynamodb() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
+def _bound_stream_memory(retention_s: float) -> None:
+    """Trim moto's stream records older than `retention_s` (reading a trimmed position fails, as
+    AWS's TrimmedDataAccessException does) and forget shard iterators once used: moto keeps both
+    forever."""
+    import datetime
+
+    from moto.core.utils import utcnow
+    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    if getattr(StreamShard.add, "bounded", False):
+        return
+    original_add = StreamShard.add
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        original_add(self, old, new)
+        if len(self.items) % 1000:
+            return
+        cutoff = utcnow() - datetime.timedelta(seconds=retention_s)
+        keep = next(
+            (
+                i
+                for i, record in enumerate(self.items)
+                if record.record["dynamodb"]["ApproximateCreationDateTime"] >= cutoff
+            ),
+            len(self.items),
+        )
+        if keep:
+            # Sequence numbers are the position plus starting_sequence_number: move both together.
+            del self.items[:keep]
+            self.starting_sequence_number += keep
+
+    add.bounded = True  # type: ignore[attr-defined]
+    StreamShard.add = add  # type: ignore[method-assign]
+    original_get_records = DynamoDBStreamsBackend.get_records
+
+    def get_records(self: Any, iterator_arn: str, limit: int) -> Any:
+        answer = original_get_records(self, iterator_arn, limit)
+        self.shard_iterators.pop(iterator_arn, None)
+        return answer
+
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign]
+
+
 def moto_endpoint(server: Any) -> str:
     host, port = server.get_host_and_port()
     return f"http://{host}:{port}"
@@ -83,12 +133,16 @@ class LocalResources:
 
 
 def clients(endpoint: str) -> tuple[Any, Any, Any]:
-    session = boto3.session.Session(region_name=REGION, **{k.lower(): v for k, v in CREDENTIALS.items()})
+    session = _session()
     return (
         session.client("dynamodb", endpoint_url=endpoint),
         session.client("sqs", endpoint_url=endpoint),
         session.client("secretsmanager", endpoint_url=endpoint),
     )
+
+
+def _session() -> Any:
+    return boto3.session.Session(region_name=REGION, **{k.lower(): v for k, v in CREDENTIALS.items()})
 
 
 def provision(
@@ -104,7 +158,9 @@ def provision(
     refs = resources.refs
     for logical_id in template.resources_of_type("AWS::DynamoDB::Table"):
         name = f"{prefix}-{logical_id.lower()}"
-        dynamodb.create_table(**template.table_definition(name, logical_id))
+        created = dynamodb.create_table(**template.table_definition(name, logical_id))["TableDescription"]
+        if "LatestStreamArn" in created:
+            refs[f"{logical_id}.StreamArn"] = created["LatestStreamArn"]
         if ttl := template.table_ttl_attribute(logical_id):
             dynamodb.update_time_to_live(
                 TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}

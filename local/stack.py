@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.aws_env import (
+    ACCOUNT,
+    DYNAMODB_LOCK,
+    REGION,
     LocalResources,
     apply_environment,
     client_environment,
@@ -29,6 +32,7 @@ from local.functions import load_handler
 from local.gateway import Gateway
 from local.poller import FunctionTarget, SqsPoller, SqsSource
 from local.simulator import ClickatellSimulator, Faults
+from local.streams import MotoStreams, StreamPoller
 from local.template import FunctionDefinition, LocalTemplate, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +121,7 @@ class LocalStack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.pollers: list[SqsPoller] = []
+        self.stream_pollers: list[StreamPoller] = []
         self.moto: Any = None
         self.simulator: ClickatellSimulator | None = None
         self.api_server: _ApiServer | None = None
@@ -158,6 +163,10 @@ class LocalStack:
         if config.pollers:
             for poller in self._build_pollers():
                 self.pollers.append(poller.start())
+        self.stream_pollers = self._build_stream_pollers()
+        if config.pollers:
+            for stream_poller in self.stream_pollers:
+                stream_poller.start()
         self._start_sweeper()
         return self
 
@@ -165,6 +174,8 @@ class LocalStack:
         self._stop.set()
         for poller in self.pollers:
             poller.stop()
+        for stream_poller in self.stream_pollers:
+            stream_poller.stop()
         if self.api_server:
             self.api_server.shutdown()
             self.api_server.server_close()
@@ -233,6 +244,26 @@ class LocalStack:
         """A poller for a function's queue that a test drives by hand (with `pollers=False`)."""
         (poller,) = self._build_pollers(only=logical_id)
         return poller
+
+    def _build_stream_pollers(self) -> list[StreamPoller]:
+        streams = MotoStreams(ACCOUNT, REGION, DYNAMODB_LOCK)
+        pollers = []
+        for function in self.template.functions():
+            for trigger in function.stream_triggers:
+                target = FunctionTarget(
+                    function.logical_id, load_handler(function), function.timeout_s, function.memory_mb
+                )
+                failure_queue = (
+                    self.resources.queue_url(trigger.on_failure_queue) if trigger.on_failure_queue else None
+                )
+                stream_arn = self.resources.refs[f"{trigger.table}.StreamArn"]
+                pollers.append(StreamPoller(streams, self._sqs, stream_arn, trigger, target, failure_queue))
+        return pollers
+
+    def drain_streams(self) -> int:
+        """Deliver every stream record written so far (with `pollers=False`, where a test drives the
+        event sources by hand); the number of records read."""
+        return sum(poller.drain() for poller in self.stream_pollers)
 
     def sender_poller(self) -> SqsPoller:
         return self.poller("SenderFunction")

@@ -132,6 +132,21 @@ class SqsTrigger:
 
 
 @dataclass(frozen=True)
+class StreamTrigger:
+    """A DynamoDB event source: the table's stream, polled in order and delivered in batches."""
+
+    event_id: str
+    table: str  # logical id of the table whose StreamArn it reads
+    starting_position: str
+    batch_size: int
+    batching_window_s: float
+    bisect_on_error: bool
+    max_retry_attempts: int  # -1: until the record expires
+    on_failure_queue: str | None  # logical id of the SQS on-failure destination
+    filter_patterns: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class ScheduleTrigger:
     event_id: str
     expression: str  # rate(...) or cron(...)
@@ -152,6 +167,7 @@ class FunctionDefinition:
     api_routes: tuple[ApiRoute, ...]
     sqs_triggers: tuple[SqsTrigger, ...]
     schedules: tuple[ScheduleTrigger, ...]
+    stream_triggers: tuple[StreamTrigger, ...]
     function_url: bool
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -398,6 +414,7 @@ class LocalTemplate:
                     api_routes=tuple(self._api_routes(events)),
                     sqs_triggers=tuple(self._sqs_triggers(events)),
                     schedules=tuple(self._schedules(events)),
+                    stream_triggers=tuple(self._stream_triggers(events)),
                     function_url="FunctionUrlConfig" in merged,
                     metadata=dict(resource.get("Metadata", {})),
                 )
@@ -440,6 +457,26 @@ class LocalTemplate:
                     batching_window_s=int(self.resolve(p.get("MaximumBatchingWindowInSeconds", 0))),
                     max_concurrency=int(concurrency) if concurrency is not None else None,
                     function_response_types=tuple(self.resolve(p.get("FunctionResponseTypes", []))),
+                )
+            )
+        return triggers
+
+    def _stream_triggers(self, events: dict[str, Any]) -> list[StreamTrigger]:
+        triggers = []
+        for eid, p in self._events(events, "DynamoDB"):
+            failure = p.get("DestinationConfig", {}).get("OnFailure", {})
+            filters = self.resolve(p.get("FilterCriteria", {}).get("Filters", []))
+            triggers.append(
+                StreamTrigger(
+                    event_id=eid,
+                    table=_logical_id_of_arn(p["Stream"]),
+                    starting_position=str(self.resolve(p.get("StartingPosition", "TRIM_HORIZON"))),
+                    batch_size=int(self.resolve(p.get("BatchSize", 100))),
+                    batching_window_s=float(self.resolve(p.get("MaximumBatchingWindowInSeconds", 0))),
+                    bisect_on_error=_bool(self.resolve(p.get("BisectBatchOnFunctionError", False))),
+                    max_retry_attempts=int(self.resolve(p.get("MaximumRetryAttempts", -1))),
+                    on_failure_queue=_logical_id_of_arn(failure["Destination"]) if failure else None,
+                    filter_patterns=tuple(json.loads(f["Pattern"]) for f in filters),
                 )
             )
         return triggers

@@ -71,12 +71,17 @@ def list_rejected(
     return RejectedPage.model_validate({"items": page.items, "next_token": page.next_token})
 
 
-@app.delete("/v1/messages/<job_id>")
-def cancel(job_id: JobId) -> JobView:
-    job, finished = cancellation.cancel(runtime.store(), runtime.executor(), job_id)
-    if finished:
-        runtime.notifier()(finished)
-    return JobView.model_validate(queries.job_view(job))
+@app.delete(
+    "/v1/messages/<job_id>",
+    responses={
+        200: {"description": "Cancelled: nothing was left to settle"},
+        202: {"description": "Cancelling: pending numbers are being settled in the background"},
+    },
+)
+def cancel(job_id: JobId) -> Response[JobView]:
+    job, settling = cancellation.cancel(runtime.store(), job_id)
+    view = JobView.model_validate(queries.job_view(job))
+    return Response(202 if settling else 200, content_types.APPLICATION_JSON, view)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -147,7 +147,9 @@ def test_table_definition_creates_the_table_with_ttl(tpl: LocalTemplate, aws: No
 def test_queue_definitions_create_queues_with_redrive(tpl: LocalTemplate, aws: None) -> None:
     queues = tpl.queue_definitions()
     order = [q.logical_id for q in queues]
-    assert set(order) == {"SendDeadLetterQueue", "SendQueue", "WebhookDeadLetterQueue", "WebhookQueue"}
+    assert set(order) == {
+        "SendDeadLetterQueue", "SendQueue", "CountsDeadLetterQueue", "WebhookDeadLetterQueue", "WebhookQueue",
+    }  # fmt: skip
     for queue, target in (("SendQueue", "SendDeadLetterQueue"), ("WebhookQueue", "WebhookDeadLetterQueue")):
         assert order.index(target) < order.index(queue)  # the redrive target first
     send = queues[order.index("SendQueue")]

@@ -21,7 +21,10 @@ CONTRACT_ROUTES = {
     ("DELETE", "/v1/messages/{job_id}"),
 }
 CALLBACK_PATH = "/v1/callbacks/clickatell"
-FUNCTIONS = {"ApiFunction", "SenderFunction", "CallbackFunction", "SweeperFunction", "StatusCallbackFunction"}
+FUNCTIONS = {
+    "ApiFunction", "SenderFunction", "CallbackFunction", "SweeperFunction", "CountsFunction",
+    "StatusCallbackFunction",
+}  # fmt: skip
 
 # SAM policy templates whose expansion names exact actions on the resource it is given.
 SCOPED_POLICY_TEMPLATES = {"AWSSecretsManagerGetSecretValuePolicy"}
@@ -76,6 +79,7 @@ def test_memory_and_timeouts(tpl: LocalTemplate) -> None:
         "CallbackFunction": (256, 10),
         "SweeperFunction": (256, 120),
         "StatusCallbackFunction": (256, 15),
+        "CountsFunction": (256, 60),
     }
 
 
@@ -127,6 +131,22 @@ def test_redrive_to_dead_letter_queue_with_alarm(
     assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     assert (props["Period"], props["EvaluationPeriods"]) == (60, 1)
     assert props["TreatMissingData"] == "notBreaching"
+    alarms = tpl.resources_of_type("AWS::CloudWatch::Alarm").values()
+    watched = {alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in alarms}
+    # Every dead-letter queue has its alarm.
+    assert watched == {"SendDeadLetterQueue", "CountsDeadLetterQueue", "WebhookDeadLetterQueue"}
+
+
+def test_counts_read_the_table_stream_in_order(tpl: LocalTemplate) -> None:
+    assert _props(tpl, "Table")["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    (trigger,) = tpl.function("CountsFunction").stream_triggers
+    assert trigger.table == "Table"
+    event = _props(tpl, "CountsFunction")["Events"]["RecipientChanges"]["Properties"]
+    assert event["ParallelizationFactor"] == 1  # the sequence guard needs one reader per shard
+    assert trigger.bisect_on_error and trigger.on_failure_queue == "CountsDeadLetterQueue"
+    assert trigger.max_retry_attempts > 0
+    (pattern,) = trigger.filter_patterns
+    assert pattern["dynamodb"]["Keys"]["sk"]["S"] == [{"prefix": "R#"}]
 
 
 @pytest.mark.parametrize(
@@ -204,15 +224,19 @@ def test_each_function_gets_only_the_actions_it_uses(tpl: LocalTemplate) -> None
     expected = {
         "ApiFunction": (
             _on("Table", *WORKER, "dynamodb:PutItem", "dynamodb:DeleteItem")
-            | _on("SendQueue", "sqs:SendMessage")
-            | _on("WebhookQueue", "sqs:SendMessage"),
+            | _on("SendQueue", "sqs:SendMessage"),
             set(),
         ),
         "SenderFunction": (
-            _on("Table", *WORKER)
-            | _on("SendQueue", "sqs:ChangeMessageVisibility")
-            | _on("WebhookQueue", "sqs:SendMessage"),
+            _on("Table", *WORKER) | _on("SendQueue", "sqs:ChangeMessageVisibility"),
             {"ClickatellSecret"},
+        ),
+        # Whoever finishes jobs (the counts function, the sweeper) queues their status callbacks.
+        "CountsFunction": (
+            _on("Table", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem")
+            | _on("CountsDeadLetterQueue", "sqs:SendMessage")
+            | _on("WebhookQueue", "sqs:SendMessage"),
+            set(),
         ),
         "SweeperFunction": (
             _on("Table", *WORKER)
@@ -366,6 +390,7 @@ SAMPLE_EVENTS = [
     ("CallbackFunction", "callback_post.json", "LambdaFunctionUrlModel"),
     ("SweeperFunction", "sweeper_schedule.json", "EventBridgeModel"),
     ("StatusCallbackFunction", "sqs_status_callback.json", "SqsModel"),
+    ("CountsFunction", "dynamodb_recipient_changes.json", "DynamoDBStreamModel"),
 ]
 
 

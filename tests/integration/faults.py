@@ -18,11 +18,13 @@ from typing import Any
 
 import boto3
 import pytest
+from bulksms.adapters.store import RECIPIENT_PARTITIONS, recipient_pk
 
 from local import aws_env
 from local.aws_env import ACCOUNT, REGION, clients
 from local.simulator import server as sim_server
 from local.stack import LocalStack
+from tests.integration import jobs
 
 # ---- moto ---------------------------------------------------------------------------------------------
 #
@@ -241,6 +243,11 @@ def table(stack: LocalStack) -> Any:
     return session.resource("dynamodb", endpoint_url=stack.endpoint).Table(stack.resources.refs["Table"])
 
 
+def _job_keys(job_id: str) -> list[str]:
+    """Every partition key a job's items live under: the job's own and its recipient partitions."""
+    return [f"JOB#{job_id}", *(recipient_pk(job_id, p) for p in range(RECIPIENT_PARTITIONS))]
+
+
 def _query(stack: LocalStack, job_id: str, prefix: str) -> list[dict[str, Any]]:
     """The job's items whose sort key starts with `prefix`, read from moto's in-process store.
 
@@ -253,8 +260,12 @@ def _query(stack: LocalStack, job_id: str, prefix: str) -> list[dict[str, Any]]:
     backend = dynamodb_backends[ACCOUNT][REGION]
     with _MOTO_LOCK:
         tbl = backend.get_table(stack.resources.refs["Table"])
-        partition = tbl.items.get(DynamoType({"S": f"JOB#{job_id}"}), {})
-        return [item.to_regular_json() for sk, item in partition.items() if str(sk.value).startswith(prefix)]
+        return [
+            item.to_regular_json()
+            for pk in _job_keys(job_id)
+            for sk, item in list(tbl.items.get(DynamoType({"S": pk}), {}).items())
+            if str(sk.value).startswith(prefix)
+        ]
 
 
 def forget_job(stack: LocalStack, job_id: str) -> None:
@@ -265,7 +276,13 @@ def forget_job(stack: LocalStack, job_id: str) -> None:
 
     with _MOTO_LOCK:
         tbl = dynamodb_backends[ACCOUNT][REGION].get_table(stack.resources.refs["Table"])
-        tbl.items.pop(DynamoType({"S": f"JOB#{job_id}"}), None)
+        for pk in _job_keys(job_id):
+            tbl.items.pop(DynamoType({"S": pk}), None)
+
+
+def job_items_of(stack: LocalStack, job_id: str) -> list[dict[str, Any]]:
+    """Every item of a job (job, chunks, recipients), as plain values."""
+    return _query(stack, job_id, "")
 
 
 def recipient_items(stack: LocalStack, job_id: str) -> list[dict[str, Any]]:
@@ -343,9 +360,7 @@ FINAL_RECIPIENT = {"submitted", "delivered", "failed", "expired", "unknown", "ca
 
 
 def get_job(api: Any, job_id: str) -> dict[str, Any]:
-    status, job = api.call("GET", f"/v1/messages/{job_id}")
-    assert status == 200, job
-    return dict(job)
+    return jobs.get_job(api, job_id)
 
 
 def check_every_number_once(

@@ -29,6 +29,8 @@ def submit(api: Any, to: list[str], **extra: Any) -> str:
 
 
 def get_job(api: Any, job_id: str) -> dict[str, Any]:
+    """The job view once the counts include every recipient change stored so far."""
+    api.drain_streams()
     status, job = api.call("GET", f"/v1/messages/{job_id}")
     assert status == 200, job
     return dict(job)

@@ -1,12 +1,14 @@
-"""Issue 5: cancelling a job (DELETE /v1/messages/{id}).
+"""Issues 5 and 16: cancelling a job (DELETE /v1/messages/{id}).
 
 Pending chunks become `cancelled`, chunks already in flight finish normally, every number still ends in
-exactly one item, and no cancelled number ever reaches Clickatell. Cancel is idempotent; a finished job
-answers 409 and an unknown one 404.
+exactly one item, and no cancelled number ever reaches Clickatell. The DELETE only records the stop, so
+it answers at once (202 while numbers are left to settle, in the background); cancel is idempotent; a
+finished job answers 409 and an unknown one 404.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -16,54 +18,33 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from bulksms import runtime
 
-from local.aws_env import DYNAMODB_LOCK, REGION
+from local.aws_env import DYNAMODB_LOCK
 from local.stack import LocalStack
+from tests.integration.faults import forget_job, job_items_of, recipient_items
 from tests.integration.jobs import get_job, numbers, simulator, submit
 
 OUTCOMES = ("submitted", "delivered", "failed", "expired", "unknown", "cancelled")
 
 
-def recipient_items(job_id: str) -> list[dict[str, Any]]:
-    """Every recipient item of a job, read straight from the table (cheaper than 50 API pages)."""
-    table = runtime.store().table
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {":pk": f"JOB#{job_id}", ":prefix": "R#"},
-        "ConsistentRead": True,
-    }
-    items: list[dict[str, Any]] = []
-    while True:
-        page = table.query(**kwargs)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+@contextlib.contextmanager
+def count_dynamodb_requests() -> Iterator[list[str]]:
+    """The DynamoDB operations this thread sends while the block runs (the senders run in others)."""
+    from bulksms.adapters import aws
 
+    seen: list[str] = []
+    me = threading.get_ident()
 
-def moto_table(stack: LocalStack) -> Any:
-    """The table inside the in-process moto server. A Query through moto re-sorts the whole table for
-    every page (about 40 s for 50,000 items), so the big test reads and clears its items here."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
+    def record(model: Any, **_: Any) -> None:
+        if threading.get_ident() == me:
+            seen.append(model.name)
 
-    return dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[stack.resources.refs["Table"]]
-
-
-def stored_items(stack: LocalStack, job_id: str) -> list[dict[str, Any]]:
-    """Every item under the job's key (job, chunks, recipients), as plain values."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    partition = moto_table(stack).items.get(DynamoType({"S": f"JOB#{job_id}"}), {})
-    return [item.to_regular_json() for item in list(partition.values())]
-
-
-def drop_job(stack: LocalStack, job_id: str) -> None:
-    """Forget a big job's items at once, so the next test's `fresh` does not page through them."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    moto_table(stack).items.pop(DynamoType({"S": f"JOB#{job_id}"}), None)
+    events = aws.dynamodb().meta.client.meta.events
+    events.register("before-call.dynamodb", record)
+    try:
+        yield seen
+    finally:
+        events.unregister("before-call.dynamodb", record)
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.05) -> Any:
@@ -129,7 +110,7 @@ def background_sender(fresh: LocalStack) -> Iterator[Callable[[], Any]]:
 
 
 @pytest.mark.timeout(180)
-def test_cancel_fifty_thousand_mid_send_every_number_once_none_cancelled_sent(
+def test_cancel_twenty_thousand_mid_send_every_number_once_none_cancelled_sent(
     serial_dynamodb: Any,
     api: Any,
     fresh: LocalStack,
@@ -138,10 +119,11 @@ def test_cancel_fifty_thousand_mid_send_every_number_once_none_cancelled_sent(
     record_property: Any,
 ) -> None:
     """The sender runs in the background (MaximumConcurrency pollers, 8 threads); the DELETE comes as the
-    first chunk reaches the simulator, so a few chunks are in flight and the rest pending. In-process this
-    takes about 25-35 s, most of it moto storing 50,000 recipient items (CANCEL_TEST_RECIPIENTS=n
-    changes the size). Prints the figures (`-s`) and records them as junit properties."""
-    total = int(os.environ.get("CANCEL_TEST_RECIPIENTS", "50000"))
+    first chunk reaches the simulator, so a few chunks are in flight and the rest pending. The DELETE's
+    own work does not depend on the size (three DynamoDB calls); settling the rest in the background
+    is most of the test's time (CANCEL_TEST_RECIPIENTS=n changes the size; 100000 works, in minutes).
+    Prints the figures (`-s`) and records them as junit properties."""
+    total = int(os.environ.get("CANCEL_TEST_RECIPIENTS", "20000"))
     sim = simulator(fresh)
     sim.set_faults(latency_ms=250)  # a chunk stays in flight for a while: some are mid-send at the cancel
     to = numbers(total)
@@ -152,7 +134,7 @@ def test_cancel_fifty_thousand_mid_send_every_number_once_none_cancelled_sent(
             serial_dynamodb, api, fresh, sent, background_sender, record_property, job_id, to, started
         )
     finally:
-        drop_job(fresh, job_id)
+        forget_job(fresh, job_id)
 
 
 def check_cancel_mid_send(
@@ -173,18 +155,22 @@ def check_cancel_mid_send(
     wait_for(lambda: sent.requests >= 1, 30, "the first chunk to reach the simulator", every_s=0.01)
     cancel_sent_at = time.monotonic()
     requests_at_delete = sent.requests
-    status, answer = api.call("DELETE", f"/v1/messages/{job_id}")
+    with count_dynamodb_requests() as delete_requests:
+        status, answer = api.call("DELETE", f"/v1/messages/{job_id}")
     cancelled_at = time.monotonic()
 
-    assert status == 200, answer
+    assert status == 202, answer  # numbers are left to settle: that happens in the background
     assert answer["job_id"] == job_id
     assert answer["stop"]["outcome"] == "cancelled", answer
-    assert answer["status"] in ("sending", "cancelled"), answer
+    assert answer["status"] == "sending", answer
     answered = answer["counts"]
-    assert answered["total"] == total and answered["cancelled"] > 0, answer
+    assert answered["total"] == total and answered["queued"] > 0, answer
     assert sum(answered[s] for s in ("queued", *OUTCOMES)) == total, answered
+    # The DELETE reads the job, records the stop and reads it back, whatever the job's size: it
+    # answers within API Gateway's 29 s at 100,000 numbers too.
+    assert delete_requests == ["GetItem", "UpdateItem", "GetItem"], delete_requests
 
-    job = wait_for(lambda: (j := get_job(api, job_id))["status"] != "sending" and j, 60, "the job to finish")
+    job = wait_for(lambda: (j := get_job(api, job_id))["status"] != "sending" and j, 120, "the job to finish")
     fresh.wait_for_empty_queue(timeout_s=30)
     poller.stop()
     finished_at = time.monotonic()
@@ -199,7 +185,7 @@ def check_cancel_mid_send(
     assert counts["submitted"] > 0 and counts["cancelled"] > 0, counts
 
     with lock:
-        stored = stored_items(fresh, job_id)
+        stored = job_items_of(fresh, job_id)
     recipients = [item for item in stored if item["sk"].startswith("R#")]
     by_number = {item["to"]: item for item in recipients}
     assert len(recipients) == total == len(by_number), f"{len(recipients)} items, {len(by_number)} numbers"
@@ -209,8 +195,6 @@ def check_cancel_mid_send(
     assert {s: n for s, n in counts.items() if s != "total" and n} == dict(tally), (counts, tally)
     chunks = [item for item in stored if item["sk"].startswith("CHUNK#")]
     assert {c["state"] for c in chunks} == {"done"}
-    job_item = next(item for item in stored if item["sk"] == "JOB")
-    assert set(job_item["settled_chunks"]) == {int(c["chunk"]) for c in chunks}  # each counted once
 
     cancelled = {n for n, item in by_number.items() if item["status"] == "cancelled"}
     submitted = {n for n, item in by_number.items() if item["status"] == "submitted"}
@@ -259,11 +243,17 @@ def test_cancel_before_sending_cancels_everything_and_is_idempotent(
     job_id = submit(api, to)
 
     status, first = api.call("DELETE", f"/v1/messages/{job_id}")
-    assert status == 200, first
-    assert first["status"] == "cancelled", first
-    assert first["finished_at"], first
+    assert status == 202, first
+    assert first["status"] == "queued" and first["counts"]["queued"] == 1500, first
     assert first["stop"] == {"outcome": "cancelled", "code": "CANCELLED", "reason": first["stop"]["reason"]}
-    assert first["counts"] == {
+    status, again = api.call("DELETE", f"/v1/messages/{job_id}")
+    assert (status, again["counts"]) == (202, first["counts"])  # asking again changes nothing
+
+    drain()  # the queue messages of a cancelled job settle its chunks and send nothing
+    assert simulator(fresh).stats()["requests"] == 0
+    settled = get_job(api, job_id)
+    assert settled["status"] == "cancelled" and settled["finished_at"], settled
+    assert settled["counts"] == {
         "total": 1500,
         "queued": 0,
         "submitted": 0,
@@ -278,13 +268,10 @@ def test_cancel_before_sending_cancels_everything_and_is_idempotent(
         status, again = api.call("DELETE", f"/v1/messages/{job_id}")
         assert status == 200, again
         assert again["status"] == "cancelled"
-        assert again["counts"] == first["counts"]
-        assert again["finished_at"] == first["finished_at"]
+        assert again["counts"] == settled["counts"]
+        assert again["finished_at"] == settled["finished_at"]
 
-    drain()  # the queued messages of a cancelled job send nothing
-    assert simulator(fresh).stats()["requests"] == 0
-    assert get_job(api, job_id)["counts"] == first["counts"]
-    items = recipient_items(job_id)
+    items = recipient_items(fresh, job_id)
     assert sorted(item["to"] for item in items) == to
     assert {item["status"] for item in items} == {"cancelled"}
 

@@ -214,7 +214,7 @@ def test_crash_between_claim_and_post_leaves_the_chunk_unknown_and_unsent(
         assert job["status"] == "sending" and job["counts"]["queued"] == 600
         wait_until_leases_expire(fresh, job_id)
         tally = sweep(fresh)
-        assert tally.get("abandoned_claims") == 1 and tally.get("finished_jobs") == 1, tally
+        assert tally.get("abandoned_claims") == 1, tally  # its results then finish the job
     else:
         # The redelivery comes after the lease ran out: the sender settles the abandoned claim itself.
         wait_until_leases_expire(fresh, job_id)
@@ -338,8 +338,8 @@ def test_crash_between_storing_results_and_settling_keeps_what_was_stored(
 def _crash_after_counting_before_marking_done(
     api: Any, fresh: LocalStack, settings_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, list[str]]:
-    """Counted in the job (settled_chunks) but the chunk item still says claimed; then the redelivery
-    after the lease. Returns the job id and its numbers."""
+    """Every result stored, but the chunk item still says claimed; then the redelivery after the lease.
+    Returns the job id and its numbers."""
     settings_env(CHUNK_LEASE_SECONDS=3)
     to = numbers(1800)
     job_id = submit(api, to)["job_id"]
@@ -347,9 +347,10 @@ def _crash_after_counting_before_marking_done(
     poller, messages = _first_delivery(fresh)
     assert poller.invoke(messages) == [messages[0]["MessageId"]]
     assert crashed
-    # The job finished in that same invocation, and finishing marks the counted chunk done.
-    assert _chunk_states(fresh, job_id) == {"done": 3}
+    assert _chunk_states(fresh, job_id) == {"done": 2, "claimed": 1}
+    # The stored results finish the job, and finishing marks the chunk left claimed done.
     assert get_job(api, job_id)["counts"]["submitted"] == 1800
+    assert _chunk_states(fresh, job_id) == {"done": 3}
     wait_until_leases_expire(fresh, job_id)
     make_visible(fresh, messages)
     assert poller.invoke(poller.receive(0)) == []
@@ -373,9 +374,9 @@ def test_crash_after_counting_before_marking_done_counts_once_and_keeps_the_resu
 def test_a_counted_chunk_whose_mark_done_was_lost_does_not_stay_claimed(
     api: Any, fresh: LocalStack, settings_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Bookkeeping (low severity): the job finishes as soon as the last chunk is counted, after which
-    the sender returns early for the finished job and the sweeper visits only active jobs, so nobody
-    marks the abandoned chunk done; it stays `claimed` with an expired lease for good."""
+    """Bookkeeping (low severity): the job finishes as soon as the last result is counted, after which
+    the sender returns early for the finished job and the sweeper visits only active jobs; so finishing
+    marks a chunk left `claimed` done, or it would stay so with an expired lease for good."""
     job_id, _ = _crash_after_counting_before_marking_done(api, fresh, settings_env, monkeypatch)
     assert get_job(api, job_id)["status"] == "completed"
     sweep(fresh)
@@ -678,6 +679,9 @@ def test_an_abandoned_stop_claim_is_finished_as_the_stop_not_as_unknown(
     assert json.loads(first[0]["Body"])["chunks"] == [0]
     poller = fresh.sender_poller()
     poller.invoke(first)
+    assert not crashed
+    # The stopped job's next message: settling its chunk dies after the stop claim.
+    poller.invoke(receive(fresh, max_messages=1))
     assert crashed, "no stopped chunk was settled"
     assert get_job(api, job_id)["stop"]["code"] == "001"
 

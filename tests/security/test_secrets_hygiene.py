@@ -113,6 +113,7 @@ def _drain(stack: LocalStack) -> None:
 def _wait_for_delivery(stack: LocalStack, job_id: str, timeout_s: float = 20) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
+        stack.drain_streams()  # the counts function, driven by hand like the sender
         status, job = _api(stack, "GET", f"/v1/messages/{job_id}")
         assert status == 200, job
         if job["counts"]["delivered"] == len(RECIPIENTS) and job["status"] == "completed":

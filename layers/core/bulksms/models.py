@@ -86,6 +86,11 @@ class JobView(BaseModel):
     encoding: str
     parts_per_message: int
     counts: Counts
+    charge_total: str = Field(
+        "0",
+        description="Sum of the charges delivery reports gave, as a decimal string",
+        pattern=r"^\d+(\.\d+)?$",
+    )
     stop: dict[str, str] | None = None
 
 

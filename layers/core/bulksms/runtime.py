@@ -90,5 +90,4 @@ def sender() -> Sender:
         executor(),
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,
-        on_finished=notifier(),
     )

@@ -1,13 +1,17 @@
-"""DynamoDB store: one table holds each job, its chunks and its recipients under the job's key.
+"""DynamoDB store: one table holds each job, its chunks and its recipients.
 
-  pk = JOB#<job_id>   sk = JOB              the job: message, status, per-status counters
-                      sk = CHUNK#<nnnnnn>   up to a chunk-size of numbers, and the chunk's claim state
-                      sk = R#<number>       one recipient's outcome
-                      sk = REJECTED#<nnnnnn> up to 500 rejected inputs, in input order (JSON)
+  pk = JOB#<job_id>        sk = JOB              the job: message, status, per-status counters
+                           sk = CHUNK#<nnnnnn>   up to a chunk-size of numbers, and the chunk's claim state
+  pk = JOB#<job_id>#R<pp>  sk = R#<number>       one recipient's outcome, in one of RECIPIENT_PARTITIONS
+                                                 partitions chosen by a hash of the number
+                           sk = REJECTED#<nnnnnn> up to 500 rejected inputs, in input order (JSON)
 
-Counters move only in the write that settles a chunk (guarded by the job's `settled_chunks` set)
-or moves a recipient (a transaction with the recipient's conditional update), so a retried write can
-never count twice, and `n_queued` reaching 0 is what finishes a job.
+Recipients are spread over partitions so that neither a job's send results nor its delivery reports
+queue behind one partition key's write limit; a report still finds its item from the job id and number
+alone. A recipient is written by its send result (or its stop) and then only by conditional updates
+that move it up the status ladder. The job's counters are never written per recipient: the counts
+aggregator sums the table's stream of recipient changes and applies one update per job per batch
+(`apply_counts`), which is also where `n_queued` reaching 0 finishes the job.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import binascii
 import json
 import random
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -27,13 +33,18 @@ from botocore.exceptions import ClientError
 
 from bulksms.adapters import aws
 from bulksms.domain.attempts import RecipientResult
-from bulksms.domain.status import JobStatus, RecipientStatus, can_move
+from bulksms.domain.counts import CountsUpdate, StatusChange
+from bulksms.domain.reports import DeliveryReport
+from bulksms.domain.status import JobStatus, RecipientStatus, final_job_status, statuses_below
 
 JOB_SK = "JOB"
 CHUNK_PREFIX = "CHUNK#"
 RECIPIENT_PREFIX = "R#"
 REJECTED_PREFIX = "REJECTED#"
 REJECTED_PER_ITEM = 500  # entries of at most ~250 bytes: an item stays far below DynamoDB's 400 KB
+# 16 partition keys per job: on-demand DynamoDB gives each about 1,000 writes/s, so one job's results
+# and reports can reach ~16,000 writes/s before any partition key throttles.
+RECIPIENT_PARTITIONS = 16
 ACTIVE_INDEX = "active-jobs"
 ACTIVE_FLAG = "1"
 _BATCH_WRITE_LIMIT = 25
@@ -52,6 +63,13 @@ class InvalidPageToken(ValueError):
     pass
 
 
+class ReportWrite(StrEnum):
+    APPLIED = "applied"  # the recipient moved up the ladder
+    UNCHANGED = "unchanged"  # repeated or stale: nothing written
+    OTHER_MESSAGE = "other_message"  # the recipient's message has another id: nothing written
+    NO_RECIPIENT = "no_recipient"  # no send result is stored for this number (yet)
+
+
 def job_key(job_id: str) -> dict[str, str]:
     return {"pk": f"JOB#{job_id}", "sk": JOB_SK}
 
@@ -60,8 +78,22 @@ def chunk_key(job_id: str, chunk: int) -> dict[str, str]:
     return {"pk": f"JOB#{job_id}", "sk": f"{CHUNK_PREFIX}{chunk:06d}"}
 
 
+def recipient_partition(to: str) -> int:
+    return zlib.crc32(to.encode()) % RECIPIENT_PARTITIONS
+
+
+def recipient_pk(job_id: str, partition: int) -> str:
+    return f"JOB#{job_id}#R{partition:02d}"
+
+
 def recipient_key(job_id: str, to: str) -> dict[str, str]:
-    return {"pk": f"JOB#{job_id}", "sk": f"{RECIPIENT_PREFIX}{to}"}
+    return {"pk": recipient_pk(job_id, recipient_partition(to)), "sk": f"{RECIPIENT_PREFIX}{to}"}
+
+
+def job_id_of_recipient_pk(pk: str) -> tuple[str, str]:
+    """(job id, partition) of a recipient item's partition key."""
+    job, _, partition = pk.removeprefix("JOB#").rpartition("#")
+    return job, partition
 
 
 def counter(status: RecipientStatus) -> str:
@@ -132,6 +164,9 @@ class Store:
             "active": ACTIVE_FLAG,
             "expires_at": expires,
             counter(RecipientStatus.QUEUED): total,
+            "charge_total": Decimal(0),
+            # Per recipient partition, the last stream sequence the counts include (see apply_counts).
+            "applied": {},
         }
         item.update({counter(s): 0 for s in RecipientStatus if s is not RecipientStatus.QUEUED})
         self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -143,44 +178,34 @@ class Store:
         return item
 
     def mark_sending(self, job_id: str) -> None:
-        try:
-            self.table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression="SET #status = :sending, updated_at = :now",
-                ConditionExpression="#status = :queued",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":sending": JobStatus.SENDING.value,
-                    ":queued": JobStatus.QUEUED.value,
-                    ":now": now_iso(),
-                },
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
+        self._update(
+            Key=job_key(job_id),
+            UpdateExpression="SET #status = :sending, updated_at = :now",
+            ConditionExpression="#status = :queued",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":sending": JobStatus.SENDING.value,
+                ":queued": JobStatus.QUEUED.value,
+                ":now": now_iso(),
+            },
+        )
 
     def request_stop(self, job_id: str, outcome: JobStatus, code: str, reason: str) -> bool:
         """Record that the rest of a job must not be sent. False if it was already stopped or finished."""
-        try:
-            self.table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression="SET #stop = :stop, updated_at = :now",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND attribute_not_exists(#stop) AND #status IN (:q, :s)"
-                ),
-                ExpressionAttributeNames={"#stop": "stop", "#status": "status"},
-                ExpressionAttributeValues={
-                    ":stop": {"outcome": outcome.value, "code": code, "reason": reason, "at": now_iso()},
-                    ":q": _ACTIVE[0],
-                    ":s": _ACTIVE[1],
-                    ":now": now_iso(),
-                },
-            )
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        return self._update(
+            Key=job_key(job_id),
+            UpdateExpression="SET #stop = :stop, updated_at = :now",
+            ConditionExpression=(
+                "attribute_exists(pk) AND attribute_not_exists(#stop) AND #status IN (:q, :s)"
+            ),
+            ExpressionAttributeNames={"#stop": "stop", "#status": "status"},
+            ExpressionAttributeValues={
+                ":stop": {"outcome": outcome.value, "code": code, "reason": reason, "at": now_iso()},
+                ":q": _ACTIVE[0],
+                ":s": _ACTIVE[1],
+                ":now": now_iso(),
+            },
+        )
 
     def finish_if_done(self, job_id: str) -> dict[str, Any] | None:
         """Move a job with no queued recipient to its final status, exactly once.
@@ -190,40 +215,38 @@ class Store:
         job = self.get_job(job_id)
         if not job or job["status"] not in _ACTIVE or int(job[counter(RecipientStatus.QUEUED)]) != 0:
             return None
+        return self._finish(job)
+
+    def _finish(self, job: Mapping[str, Any]) -> dict[str, Any] | None:
         stop = job.get("stop")
-        final = stop["outcome"] if stop else JobStatus.COMPLETED.value
+        final = final_job_status(stop["outcome"] if stop else None).value
         condition = "#queued = :zero AND #status IN (:q, :s) AND " + (
             "#stop.outcome = :final" if stop else "attribute_not_exists(#stop)"
         )
         finished_at = now_iso()
-        try:
-            self.table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression="SET #status = :final, updated_at = :now, finished_at = :now REMOVE active",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    "#queued": counter(RecipientStatus.QUEUED),
-                    "#stop": "stop",
-                },
-                ExpressionAttributeValues={
-                    ":final": final,
-                    ":zero": 0,
-                    ":q": _ACTIVE[0],
-                    ":s": _ACTIVE[1],
-                    ":now": finished_at,
-                },
-            )
-        except ClientError as error:
-            if _condition_failed(error):
-                return None
-            raise
-        # A chunk counted by a claimer that died before its bookkeeping would stay `claimed`: once the
-        # job is finished nobody else looks at it.
-        settled = job.get("settled_chunks", set())
-        for chunk in self.job_chunks(job_id):
-            if chunk["state"] != ChunkState.DONE.value and int(chunk["chunk"]) in settled:
-                self.mark_done(job_id, int(chunk["chunk"]))
+        if not self._update(
+            Key=job_key(job["job_id"]),
+            UpdateExpression="SET #status = :final, updated_at = :now, finished_at = :now REMOVE active",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#queued": counter(RecipientStatus.QUEUED),
+                "#stop": "stop",
+            },
+            ExpressionAttributeValues={
+                ":final": final,
+                ":zero": 0,
+                ":q": _ACTIVE[0],
+                ":s": _ACTIVE[1],
+                ":now": finished_at,
+            },
+        ):
+            return None
+        # Every number has its result now, so a chunk still `claimed` lost only its bookkeeping (its
+        # sender died between storing the results and marking it done): nobody looks at it again.
+        for chunk in self.job_chunks(job["job_id"]):
+            if chunk["state"] == ChunkState.CLAIMED.value:
+                self.mark_done(job["job_id"], int(chunk["chunk"]))
         return {**job, "status": final, "finished_at": finished_at}
 
     def active_job_ids(self) -> list[str]:
@@ -250,13 +273,14 @@ class Store:
         items = self._batch_get([recipient_key(job_id, to) for to in numbers])
         return {str(item["to"]): item for item in items}
 
-    def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+    def _batch_get(self, keys: list[dict[str, str]], projection: str | None = None) -> list[dict[str, Any]]:
         """Strongly consistent BatchGetItem in 100s, retrying unprocessed keys with backoff."""
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), _BATCH_GET_LIMIT):
-            request = {
-                self._table_name: {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ConsistentRead": True}
-            }
+            wanted: dict[str, Any] = {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ConsistentRead": True}
+            if projection:
+                wanted["ProjectionExpression"] = projection
+            request = {self._table_name: wanted}
             for attempt in range(_WRITE_ATTEMPTS):
                 answer = self.client.batch_get_item(RequestItems=request)
                 found.extend(answer["Responses"].get(self._table_name, []))
@@ -308,19 +332,13 @@ class Store:
             update += ", #stop = :stop"
             values[":stop"] = dict(stop)
             names["#stop"] = "stop"
-        try:
-            self.table.update_item(
-                Key=chunk_key(job_id, chunk),
-                UpdateExpression=update,
-                ConditionExpression="#state = :pending",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        return self._update(
+            Key=chunk_key(job_id, chunk),
+            UpdateExpression=update,
+            ConditionExpression="#state = :pending",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def job_stop(self, job_id: str) -> dict[str, str] | None:
         """The job's stop, read after a claim: a chunk claimed once the job stopped must not be sent."""
@@ -333,38 +351,8 @@ class Store:
         stop: dict[str, str] | None = item.get("stop")
         return stop
 
-    def settle_chunk(self, job_id: str, chunk: int, counts: Mapping[RecipientStatus, int]) -> bool:
-        """Move a chunk's recipients out of `queued` in the job's counters, exactly once, then mark it done.
-
-        One conditional update of the job item: the chunk joins the job's `settled_chunks` set in the
-        same write that moves the counters, so a retried or concurrent settle can never count twice.
-        False when the chunk was already counted (by this or another caller): nothing changes.
-        """
-        additions = {counter(status): amount for status, amount in counts.items() if amount}
-        additions[counter(RecipientStatus.QUEUED)] = -sum(counts.values())
-        names = {f"#c{i}": name for i, name in enumerate(additions)}
-        values: dict[str, Any] = {f":c{i}": amount for i, amount in enumerate(additions.values())}
-        adds = ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True))
-        now = now_iso()
-        try:
-            self.table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression=f"ADD {adds}, settled_chunks :chunks SET updated_at = :now",
-                ConditionExpression="NOT contains(settled_chunks, :chunk)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={**values, ":chunks": {chunk}, ":chunk": chunk, ":now": now},
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-            counted = False
-        else:
-            counted = True
-        self.mark_done(job_id, chunk)
-        return counted
-
     def mark_done(self, job_id: str, chunk: int) -> None:
-        """Bookkeeping on the chunk item; what counts is the job's `settled_chunks`."""
+        """The chunk is finished: every number has its stored result, so nobody acts on it again."""
         self.table.update_item(
             Key=chunk_key(job_id, chunk),
             UpdateExpression="SET #state = :done, settled_at = :now REMOVE lease_until",
@@ -380,15 +368,14 @@ class Store:
     def _result_items(
         self, job_id: str, chunk: int, results: Iterable[RecipientResult]
     ) -> Iterator[dict[str, Any]]:
-        pk, updated_at, expires = f"JOB#{job_id}", now_iso(), self.expires_at()
+        pks = [recipient_pk(job_id, partition) for partition in range(RECIPIENT_PARTITIONS)]
+        updated_at, expires = now_iso(), self.expires_at()
         for to, status, api_message_id, error_code, error in results:
             item = {
-                "pk": pk,
+                "pk": pks[recipient_partition(to)],
                 "sk": RECIPIENT_PREFIX + to,
                 "to": to,
                 "status": status.value,
-                # What sending decided, kept when reports move `status`: settling counts from it.
-                "sent_status": status.value,
                 "chunk": chunk,
                 "updated_at": updated_at,
                 "expires_at": expires,
@@ -407,87 +394,138 @@ class Store:
         ).get("Item")
         return item
 
-    def move_recipient(
-        self, job_id: str, to: str, current: RecipientStatus, new: RecipientStatus, fields: Mapping[str, Any]
-    ) -> bool:
-        """Move one recipient up the status ladder and the job's counters with it, atomically.
+    def apply_report(self, job_id: str, report: DeliveryReport, new: RecipientStatus) -> ReportWrite:
+        """One conditional write, no read before it: move the recipient up to `new` and record the report.
 
-        False when the recipient was not in `current` any more (a concurrent report won).
+        The condition holds only while the recipient is below `new` on the ladder and carries no other
+        message id, so a repeated, stale or foreign report changes nothing.
         """
-        if not can_move(current, new):
-            raise ValueError(f"{current} -> {new} is not a forward move")
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":f{i}": value for i, value in enumerate(fields.values())}
-        assignments = "".join(f", {n} = {v}" for n, v in zip(names, values, strict=True))
-        now = now_iso()
-        items = [
-            {
-                "Update": {
-                    "TableName": self._table_name,
-                    "Key": recipient_key(job_id, to),
-                    "UpdateExpression": f"SET #status = :new, updated_at = :now{assignments}",
-                    "ConditionExpression": "#status = :current",
-                    "ExpressionAttributeNames": {"#status": "status", **names},
-                    "ExpressionAttributeValues": {
-                        ":new": new.value,
-                        ":current": current.value,
-                        ":now": now,
-                        **values,
-                    },
-                }
-            },
-            {
-                "Update": {
-                    "TableName": self._table_name,
-                    "Key": job_key(job_id),
-                    "UpdateExpression": "ADD #old :minus, #new :plus SET updated_at = :now",
-                    "ExpressionAttributeNames": {"#old": counter(current), "#new": counter(new)},
-                    "ExpressionAttributeValues": {":minus": -1, ":plus": 1, ":now": now},
-                }
-            },
-        ]
-        return self._transact(items)
-
-    def annotate_recipient(
-        self, job_id: str, to: str, status: RecipientStatus, fields: Mapping[str, Any]
-    ) -> None:
-        """Record report details without a status move, only while the status is still `status`."""
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":f{i}": value for i, value in enumerate(fields.values())}
+        fields = report.fields()
+        names = {"#status": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
+        values: dict[str, Any] = {":new": new.value, ":now": now_iso(), ":id": report.api_message_id}
+        values.update({f":f{i}": value for i, value in enumerate(fields.values())})
+        below = statuses_below(new)
+        values.update({f":b{i}": status.value for i, status in enumerate(below)})
+        assignments = "".join(f", #f{i} = :f{i}" for i in range(len(fields)))
         try:
             self.table.update_item(
-                Key=recipient_key(job_id, to),
-                UpdateExpression="SET " + ", ".join(f"{n} = {v}" for n, v in zip(names, values, strict=True)),
-                ConditionExpression="#status = :status",
-                ExpressionAttributeNames={"#status": "status", **names},
-                ExpressionAttributeValues={":status": status.value, **values},
+                Key=recipient_key(job_id, report.to),
+                UpdateExpression=f"SET #status = :new, updated_at = :now{assignments}",
+                ConditionExpression=(
+                    f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))}) AND "
+                    "(attribute_not_exists(api_message_id) OR api_message_id = :id)"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not _condition_failed(error):
                 raise
+            # The failed condition's answer carries the item as it is: no extra read.
+            current = error.response.get("Item")
+            if not current:
+                return ReportWrite.NO_RECIPIENT
+            known = current.get("api_message_id")
+            known_id = known.get("S") if isinstance(known, dict) else known  # typed when unparsed
+            if known_id and known_id != report.api_message_id:
+                return ReportWrite.OTHER_MESSAGE
+            return ReportWrite.UNCHANGED
+        return ReportWrite.APPLIED
 
     def recipients_page(self, job_id: str, *, status: str | None, limit: int, token: str | None) -> Page:
+        """A page of a job's recipients: partition by partition, each in number order."""
+        partition, start = _decode_token(token, job_id, status) if token else (0, None)
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": f"JOB#{job_id}", ":prefix": RECIPIENT_PREFIX},
+            "ExpressionAttributeValues": {":prefix": RECIPIENT_PREFIX},
         }
         if status:
             kwargs["FilterExpression"] = "#status = :status"
             kwargs["ExpressionAttributeNames"] = {"#status": "status"}
             kwargs["ExpressionAttributeValues"][":status"] = status
-        if token:
-            kwargs["ExclusiveStartKey"] = {"pk": f"JOB#{job_id}", "sk": _decode_token(token, job_id, status)}
         items: list[dict[str, Any]] = []
-        # Limit bounds the items DynamoDB *reads*, so asking for what is still missing never skips one.
+        # Limit bounds the items DynamoDB *reads*, so asking for what is still missing never skips one;
+        # the query count is bounded too, so a sparse filter answers a short page with a token.
         for _ in range(50):
+            pk = recipient_pk(job_id, partition)
+            kwargs["ExpressionAttributeValues"][":pk"] = pk
+            if start:
+                kwargs["ExclusiveStartKey"] = {"pk": pk, "sk": start}
+            else:
+                kwargs.pop("ExclusiveStartKey", None)
             page = self.table.query(Limit=limit - len(items), **kwargs)
             items.extend(page["Items"])
             last = page.get("LastEvaluatedKey")
-            if not last or len(items) >= limit:
+            if last:
+                start = last["sk"]
+            else:
+                partition, start = partition + 1, None
+            if partition == RECIPIENT_PARTITIONS or len(items) >= limit:
                 break
-            kwargs["ExclusiveStartKey"] = last
-        next_token = _encode_token(last["sk"], job_id, status) if last else None
-        return Page(items, next_token)
+        if partition == RECIPIENT_PARTITIONS:
+            return Page(items, None)
+        return Page(items, _encode_token(partition, start, job_id, status))
+
+    # ---- counts -----------------------------------------------------------------------------
+
+    def applied_sequences(self, job_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per job, the last stream sequence its counts include, per recipient partition.
+
+        Jobs that no longer exist are left out: their changes have nothing to be applied to.
+        """
+        keys = [job_key(job_id) for job_id in job_ids]
+        items = self._batch_get(keys, projection="pk, applied")
+        return {
+            item["pk"].removeprefix("JOB#"): {p: int(seq) for p, seq in item.get("applied", {}).items()}
+            for item in items
+        }
+
+    def apply_counts(self, update: CountsUpdate, expected: Mapping[str, int]) -> dict[str, Any] | None:
+        """Add one batch's moves to a job's counters, guarded by the sequences the job has applied.
+
+        `expected` is what `applied_sequences` read for the partitions the update covers; the write
+        only happens if they are unchanged, so two deliveries of one batch cannot both count. Returns
+        the job after the update, or None when the guard failed (another delivery applied it first).
+        A job whose last queued number this update moved is finished here, in the same pass.
+        """
+        names: dict[str, str] = {"#applied": "applied", "#charge": "charge_total"}
+        values: dict[str, Any] = {":now": now_iso(), ":charge": update.charge}
+        adds = ["#charge :charge"]
+        for i, (status, amount) in enumerate(sorted(update.moves.items())):
+            if amount:
+                names[f"#c{i}"], values[f":c{i}"] = counter(status), amount
+                adds.append(f"#c{i} :c{i}")
+        sets, conditions = ["updated_at = :now"], ["attribute_exists(pk)"]
+        for i, (partition, sequence) in enumerate(sorted(update.applied.items())):
+            names[f"#p{i}"], values[f":s{i}"] = partition, sequence
+            sets.append(f"#applied.#p{i} = :s{i}")
+            if partition in expected:
+                values[f":e{i}"] = expected[partition]
+                conditions.append(f"#applied.#p{i} = :e{i}")
+            else:
+                conditions.append(f"attribute_not_exists(#applied.#p{i})")
+        try:
+            answer = self.table.update_item(
+                Key=job_key(update.job_id),
+                UpdateExpression=f"ADD {', '.join(adds)} SET {', '.join(sets)}",
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return None
+            raise
+        job: dict[str, Any] = answer["Attributes"]
+        return job
+
+    def finish_counted(self, job: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Finish a job just read back from `apply_counts` if nothing is queued any more."""
+        if job["status"] not in _ACTIVE or int(job[counter(RecipientStatus.QUEUED)]) != 0:
+            return None
+        return self._finish(job)
 
     # ---- rejected inputs ----------------------------------------------------------------------
 
@@ -524,6 +562,16 @@ class Store:
 
     # ---- low level --------------------------------------------------------------------------
 
+    def _update(self, **request: Any) -> bool:
+        """A conditional UpdateItem: False when its condition did not hold (nothing was written)."""
+        try:
+            self.table.update_item(**request)
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
     def batch_write(self, items: Iterable[dict[str, Any]]) -> None:
         """BatchWriteItem in 25s, retrying unprocessed items with backoff until all are stored."""
         batch: list[dict[str, Any]] = []
@@ -544,26 +592,6 @@ class Store:
             _pause(attempt)
         raise RuntimeError(f"DynamoDB left {len(requests)} items unwritten after {_WRITE_ATTEMPTS} attempts")
 
-    def _transact(self, items: list[dict[str, Any]]) -> bool:
-        """Run a transaction: True on success, False when one of its conditions failed.
-
-        Conflicts with concurrent transactions on the same job item are retried with backoff.
-        """
-        for attempt in range(_WRITE_ATTEMPTS):
-            try:
-                self.client.transact_write_items(TransactItems=items)
-                return True
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons or (
-                    not reasons and "ConditionalCheckFailed" in str(error)
-                ):
-                    return False
-            _pause(attempt)
-        raise RuntimeError(f"transaction still conflicting after {_WRITE_ATTEMPTS} attempts")
-
 
 def _condition_failed(error: ClientError) -> bool:
     return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
@@ -573,23 +601,50 @@ def _pause(attempt: int) -> None:
     time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter
 
 
-def _encode_token(sort_key: str, job_id: str, status: str | None) -> str:
+def _encode_token(partition: int, sort_key: str | None, job_id: str, status: str | None) -> str:
     """A token is only good for the listing it came from (same job, same status filter)."""
-    data = {"sk": sort_key, "job": job_id, "status": status or ""}
+    data = {"p": partition, "sk": sort_key, "job": job_id, "status": status or ""}
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str, job_id: str, status: str | None) -> str:
+def _decode_token(token: str, job_id: str, status: str | None) -> tuple[int, str | None]:
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        sort_key, token_job, token_status = data["sk"], data["job"], data["status"]
+        partition, sort_key = data["p"], data["sk"]
+        token_job, token_status = data["job"], data["status"]
     except (binascii.Error, ValueError, KeyError, TypeError) as error:
         raise InvalidPageToken("next_token is not a token this API returned") from error
-    if not isinstance(sort_key, str) or not sort_key.startswith(RECIPIENT_PREFIX):
+    valid_key = sort_key is None or (isinstance(sort_key, str) and sort_key.startswith(RECIPIENT_PREFIX))
+    if type(partition) is not int or not 0 <= partition < RECIPIENT_PARTITIONS or not valid_key:
         raise InvalidPageToken("next_token is not a token this API returned")
     if token_job != job_id or token_status != (status or ""):
         raise InvalidPageToken("next_token belongs to another listing: use it with the same job and status")
-    return sort_key
+    return partition, sort_key
+
+
+def status_change(record: Mapping[str, Any]) -> StatusChange | None:
+    """The recipient status change a DynamoDB stream record carries (NEW_AND_OLD_IMAGES); None for a
+    record of any other item, and for removals (TTL expiry takes the job's items together)."""
+    if record.get("eventName") not in ("INSERT", "MODIFY"):
+        return None
+    data = record["dynamodb"]
+    if not data["Keys"]["sk"]["S"].startswith(RECIPIENT_PREFIX):
+        return None
+    job_id, partition = job_id_of_recipient_pk(data["Keys"]["pk"]["S"])
+    new_image, old_image = data["NewImage"], data.get("OldImage")
+    return StatusChange(
+        job_id=job_id,
+        partition=partition,
+        sequence=int(data["SequenceNumber"]),
+        old=RecipientStatus(old_image["status"]["S"]) if old_image else None,
+        new=RecipientStatus(new_image["status"]["S"]),
+        charge=_charge(new_image) - _charge(old_image),
+    )
+
+
+def _charge(image: Mapping[str, Any] | None) -> Decimal:
+    value = (image or {}).get("charge", {}).get("S")
+    return Decimal(value) if value else Decimal(0)
 
 
 def _encode_offset(offset: int, job_id: str) -> str:

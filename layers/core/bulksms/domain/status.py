@@ -46,6 +46,16 @@ def can_move(current: RecipientStatus, new: RecipientStatus) -> bool:
     return _RANK[new] > _RANK[current]
 
 
+def statuses_below(new: RecipientStatus) -> tuple[RecipientStatus, ...]:
+    """The statuses a recipient may be in for a report to move it to `new`: the write's condition."""
+    return tuple(status for status in RecipientStatus if can_move(status, new))
+
+
+def final_job_status(stop_outcome: str | None) -> JobStatus:
+    """The one rule for a job's final status once no recipient is queued: its stop's, else completed."""
+    return JobStatus(stop_outcome) if stop_outcome else JobStatus.COMPLETED
+
+
 # Clickatell message status codes (API doc section 4) -> our status. Intermediate codes keep or
 # establish `submitted`; 001 ("message unknown") tells nothing and maps to None.
 DELIVERY_STATUS: dict[str, RecipientStatus | None] = {

@@ -1,4 +1,8 @@
-"""Stopping a job (cancel or account error) and settling chunks nobody will send."""
+"""Stopping a job (cancel or account error) and settling chunks nobody will send.
+
+Settling a chunk stores a result for each of its numbers and marks the chunk done; the counts follow
+from those results (the counts aggregator), and so does the job's end.
+"""
 
 from __future__ import annotations
 
@@ -61,33 +65,26 @@ def finish_stopped(
     """Record a claimed, unsent chunk's numbers with the stop's outcome and settle it."""
     results = results_for(numbers, stop.recipient_status, stop.code, stop.reason)
     store.put_results(job_id, index, results)
-    counts = tally(results)
-    store.settle_chunk(job_id, index, counts)
-    return counts
+    store.mark_done(job_id, index)
+    return tally(results)
 
 
 def settle_abandoned(store: Store, job: Mapping[str, Any], chunk: Mapping[str, Any]) -> None:
     """Finish a chunk whose claim outlived its lease: the claimer is gone.
 
-    Already counted: only the chunk's bookkeeping was lost. A stop claim is finished as a stop
-    (nothing was sent). A send claim may have reached Clickatell, so its numbers without a stored
-    result become `unknown` and are never resent.
+    A stop claim is finished as a stop (nothing was sent). A send claim may have reached Clickatell,
+    so its numbers without a stored result become `unknown` and are never resent; the results the
+    claimer stored before it died (and what reports made of them since) are kept.
     """
     job_id, index, numbers = job["job_id"], int(chunk["chunk"]), chunk_numbers(chunk)
-    if index in job.get("settled_chunks", ()):
-        store.mark_done(job_id, index)
-        return
     if chunk.get("stop"):
         finish_stopped(store, job_id, index, numbers, Stop.from_item(chunk["stop"]))
         return
-    # The claimer may have stored some or all results before it died, and delivery reports may have
-    # moved them since: keep those and count them as sent; only numbers without a result are unknown.
     stored = store.get_recipients(job_id, numbers)
     missing = [to for to in numbers if to not in stored]
     store.put_results(job_id, index, results_for(missing, RecipientStatus.UNKNOWN, None, ABANDONED_ERROR))
-    counts = Counter(RecipientStatus(item.get("sent_status", item["status"])) for item in stored.values())
-    counts[RecipientStatus.UNKNOWN] += len(missing)
-    if store.settle_chunk(job_id, index, counts):
+    store.mark_done(job_id, index)
+    if missing:
         logger.warning(
             "abandoned chunk settled", extra={"job_id": job_id, "chunk": index, "unknown": len(missing)}
         )
@@ -99,24 +96,14 @@ def lease_expired(chunk: Mapping[str, Any], now: float | None = None) -> bool:
     )
 
 
-def request_stop(store: Store, job_id: str, stop: Stop) -> None:
-    """Record the stop (the first one wins): from now on no chunk of the job is sent."""
-    if store.request_stop(job_id, stop.outcome, stop.code, stop.reason):
-        logger.info(
-            "job stopping", extra={"job_id": job_id, "outcome": stop.outcome.value, "code": stop.code}
-        )
-
-
-def stop_job(store: Store, executor: Executor, job_id: str, stop: Stop) -> dict[str, Any] | None:
-    """Stop a job: no chunk is claimed for sending after this, pending ones get the stop's outcome.
-
-    Chunks already in flight finish normally. Returns the finished job item if this call finished it.
-    """
-    request_stop(store, job_id, stop)
-    job = store.get_job(job_id)
-    if job and job.get("stop"):
-        settle_pending(store, executor, job_id, Stop.from_item(job["stop"]))
-    return store.finish_if_done(job_id)
+def request_stop(store: Store, job_id: str, stop: Stop) -> bool:
+    """Record the stop (the first one wins): from now on no chunk of the job is sent. Its pending
+    chunks are settled with the stop's outcome by whoever meets them next: the sender, when their
+    queue message arrives, or the sweeper."""
+    if not store.request_stop(job_id, stop.outcome, stop.code, stop.reason):
+        return False
+    logger.info("job stopping", extra={"job_id": job_id, "outcome": stop.outcome.value, "code": stop.code})
+    return True
 
 
 def settle_pending(store: Store, executor: Executor, job_id: str, stop: Stop) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from bulksms.adapters.store import counts_of
@@ -21,6 +22,7 @@ def job_view(job: Mapping[str, Any]) -> dict[str, Any]:
         "encoding": job["message"]["encoding"],
         "parts_per_message": int(job["message"]["parts"]),
         "counts": counts_of(job),
+        "charge_total": format(Decimal(job.get("charge_total", 0)).normalize(), "f"),
     }
     if stop := job.get("stop"):
         view["stop"] = {"outcome": stop["outcome"], "code": stop["code"], "reason": stop["reason"]}

@@ -1,11 +1,14 @@
-"""Send the chunks of one queue message: claim, POST, record every number, settle."""
+"""Send the chunks of one queue message: claim, POST, record every number, mark the chunk done.
+
+The sender never touches the job's counts: they follow from the stored results (counts aggregator).
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +17,6 @@ from aws_lambda_powertools import Logger
 
 from bulksms.adapters.clickatell import ClickatellClient
 from bulksms.adapters.store import ChunkState, Store, chunk_numbers
-from bulksms.domain.attempts import JobStop
 from bulksms.domain.message import Message
 from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
 from bulksms.service.jobs import (
@@ -23,7 +25,7 @@ from bulksms.service.jobs import (
     lease_expired,
     request_stop,
     settle_abandoned,
-    stop_job,
+    settle_unsent,
 )
 
 logger = Logger(child=True)
@@ -39,7 +41,6 @@ class RetryLater(Exception):
 @dataclass(frozen=True, slots=True)
 class ChunkReport:
     counts: Counter[RecipientStatus]
-    stop: JobStop | None = None
     deferred: bool = False
 
 
@@ -55,14 +56,12 @@ class Sender:
         *,
         lease_seconds: int,
         min_time_to_start_ms: int,
-        on_finished: Callable[[Mapping[str, Any]], None] = lambda job: None,
     ) -> None:
         self._store = store
         self._client = client
         self._executor = executor
         self._lease_seconds = lease_seconds
         self._min_time_ms = min_time_to_start_ms
-        self._on_finished = on_finished
 
     def process(
         self, job_id: str, chunk_indexes: Sequence[int], remaining_ms: Callable[[], int]
@@ -97,26 +96,21 @@ class Sender:
                     "chunk failed; the message will be delivered again", extra={"job_id": job_id}
                 )
                 errors.append(error)
-        if stop := next((report.stop for report in reports if report.stop), None):
-            finished = stop_job(
-                self._store, self._executor, job_id, Stop(JobStatus.FAILED, stop.code, stop.reason)
-            )
-        else:
-            finished = self._store.finish_if_done(job_id)
-        if finished:
-            self._on_finished(finished)
         if errors:
             raise errors[0]
         if any(report.deferred for report in reports):
             raise RetryLater(f"job {job_id}: chunks left pending for lack of time")
         return sum((report.counts for report in reports), Counter())
 
-    def _settle_stopped(self, job: Mapping[str, Any], stop: Stop, chunks: Any) -> None:
+    def _settle_stopped(
+        self, job: Mapping[str, Any], stop: Stop, chunks: Iterable[Mapping[str, Any]]
+    ) -> None:
+        """The job stopped: this message's chunks are settled with the stop's outcome, none is sent."""
         for chunk in chunks:
             if lease_expired(chunk):
                 settle_abandoned(self._store, job, chunk)
-        if finished := stop_job(self._store, self._executor, job["job_id"], stop):
-            self._on_finished(finished)
+            elif chunk["state"] == ChunkState.PENDING.value:
+                settle_unsent(self._store, job["job_id"], chunk, stop)
 
     def _send_chunk(
         self,
@@ -146,11 +140,12 @@ class Sender:
         verdict = self._client.send(message, numbers, client_message_id=job_id)
         if verdict.stop:
             # At once, not when the whole message is done: every chunk claimed after this sees the
-            # stop and is not sent (the main thread then settles the pending ones).
+            # stop and is not sent; the job's other pending chunks are settled as their messages
+            # arrive, or by the sweeper.
             request_stop(self._store, job_id, Stop(JobStatus.FAILED, verdict.stop.code, verdict.stop.reason))
         self._store.put_results(job_id, index, verdict.results)
+        self._store.mark_done(job_id, index)
         counts = verdict.counts()
-        self._store.settle_chunk(job_id, index, counts)
         logger.info(
             "chunk sent",
             extra={
@@ -163,4 +158,4 @@ class Sender:
                 "elapsed_ms": round((time.perf_counter() - started) * 1000),
             },
         )
-        return ChunkReport(counts, verdict.stop)
+        return ChunkReport(counts)
