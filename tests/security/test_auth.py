@@ -70,7 +70,7 @@ def _call(
 
 
 def test_every_message_operation_is_secured() -> None:
-    assert len(OPERATIONS) == 4, OPERATIONS
+    assert len(OPERATIONS) == 5, OPERATIONS
 
 
 @pytest.mark.parametrize("credentials", list(BAD_CREDENTIALS), ids=list(BAD_CREDENTIALS))
