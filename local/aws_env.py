@@ -34,9 +34,13 @@ STREAM_RETENTION_S = 300
 
 
 def start_moto(host: str = "127.0.0.1", port: int = 0) -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
+    # Keep-alive, as AWS endpoints do: werkzeug's default HTTP/1.0 closes every connection, so each
+    # AWS call paid a TCP handshake and a new server thread.
+    MotoRequestHandler.protocol_version = "HTTP/1.1"
     _serialise_dynamodb()
     _bound_stream_memory(STREAM_RETENTION_S)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 from bulksms.domain.numbers import (
     EMPTY,
@@ -313,13 +311,11 @@ def test_every_input_is_accounted_for(raw: list[str]) -> None:
     assert all(r.to in raw and r.reason for r in result.rejected)
 
 
-# --- speed -----------------------------------------------------------------------------------
+# --- size ------------------------------------------------------------------------------------
 
 
-def test_hundred_thousand_numbers_parse_quickly() -> None:
+def test_hundred_thousand_numbers_parse() -> None:
+    """How fast is the bench's (`api_100k_seconds`); here, that the whole list comes out right."""
     raw = [f"+27 82 {i:07d}" for i in range(50_000)] + [f"2783{i:07d}" for i in range(50_000)]
-    started = time.perf_counter()
     result = parse_recipients(raw)
-    elapsed = time.perf_counter() - started
     assert len(result.accepted) == 100_000 and result.normalised == 50_000
-    assert elapsed < 10, f"{elapsed:.1f}s for 100,000 numbers"  # ~1.5 s here; generous for slow CI

@@ -125,10 +125,14 @@ class Store:
         self._table_name = table_name
         self._retention_s = retention_days * 86_400
         self._resource = resource
+        self._table: Any = None
 
     @property
     def table(self) -> Any:
-        return (self._resource or aws.dynamodb()).Table(self._table_name)
+        # Built once: a boto3 resource builds its actions and docstrings anew for every Table() call.
+        if self._table is None:
+            self._table = (self._resource or aws.dynamodb()).Table(self._table_name)
+        return self._table
 
     @property
     def client(self) -> Any:
