@@ -50,8 +50,12 @@ def aws(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield
+    # Without resetting moto's backends, which an in-process local stack of an earlier test file on
+    # the same pytest worker keeps using (its table would vanish under it).
+    mock = mock_aws()
+    mock.start(reset=False)
+    yield
+    mock.stop(remove_data=False)
 
 
 def test_short_tags_become_long_form_and_dates_stay_strings(small: Path) -> None:
