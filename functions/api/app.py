@@ -12,7 +12,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import idempotent, runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
 from bulksms.domain.status import JobStatus, RecipientStatus
-from bulksms.models import DryRunResult, JobsPage, JobView, RecipientsPage, SendAccepted, SendRequest
+from bulksms.models import (
+    DryRunResult,
+    JobsPage,
+    JobView,
+    RecipientsPage,
+    RejectedPage,
+    SendAccepted,
+    SendRequest,
+)
 from bulksms.service import cancellation, queries, scheduling
 from bulksms.service.errors import NotFound
 from bulksms.settings import settings
@@ -80,6 +88,15 @@ def list_recipients(
     page = runtime.store().recipients_page(job_id, status=status, limit=limit, token=next_token)
     items = [queries.recipient_view(item) for item in page.items]
     return RecipientsPage.model_validate({"items": items, "next_token": page.next_token})
+
+
+@app.get("/v1/messages/<job_id>/rejected")
+def list_rejected(job_id: JobId, limit: Limit = 100, next_token: NextToken = None) -> RejectedPage:
+    job = runtime.store().get_job(job_id)
+    if job is None:
+        raise NotFound("job")
+    page = runtime.store().rejected_page(job_id, int(job["rejected_count"]), limit=limit, token=next_token)
+    return RejectedPage.model_validate({"items": page.items, "next_token": page.next_token})
 
 
 @app.delete(

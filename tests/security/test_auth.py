@@ -70,7 +70,8 @@ def _call(
 
 
 def test_every_message_operation_is_secured() -> None:
-    assert len(OPERATIONS) == 5, OPERATIONS  # POST and GET /v1/messages, GET, DELETE a job, recipients
+    # POST and GET /v1/messages, GET and DELETE a job, its recipients, its rejected inputs
+    assert len(OPERATIONS) == 6, OPERATIONS
 
 
 @pytest.mark.parametrize("credentials", list(BAD_CREDENTIALS), ids=list(BAD_CREDENTIALS))

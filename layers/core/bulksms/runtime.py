@@ -10,13 +10,14 @@ from typing import Any, ParamSpec, TypeVar
 
 from aws_lambda_powertools.utilities import parameters
 
-from bulksms.adapters.clickatell import ClickatellClient, http_pool
-from bulksms.adapters.queue import SendQueue
+from bulksms.adapters.clickatell import ClickatellClient
+from bulksms.adapters.queue import Queue, SendQueue
 from bulksms.adapters.rate import NoCap, SendRate, SharedTokenBucket
 from bulksms.adapters.scheduler import JobScheduler
 from bulksms.adapters.store import Store
+from bulksms.adapters.webhooks import tls_context
 from bulksms.domain.message import Credentials
-from bulksms.service.notify import StatusNotifier
+from bulksms.service.notify import StatusCallbackDeliverer, StatusNotifier
 from bulksms.service.sending import Sender
 from bulksms.settings import settings
 
@@ -80,10 +81,29 @@ def callback_token() -> str:
     return str(_secret(settings().callback_token_secret_id)["token"])
 
 
+def webhook_signing_key() -> str:
+    return str(_secret(settings().webhook_signing_secret_id)["key"])
+
+
+@cache
+def webhook_queue() -> Queue:
+    return Queue(settings().webhook_queue_url)
+
+
 @cache
 def notifier() -> StatusNotifier:
-    # The deployment's callback token doubles as the key that signs status callbacks.
-    return StatusNotifier(http_pool(), callback_token)
+    return StatusNotifier(webhook_queue())
+
+
+@cache
+def status_callback_deliverer() -> StatusCallbackDeliverer:
+    config = settings()
+    return StatusCallbackDeliverer(
+        webhook_signing_key,
+        allowed_hosts=config.webhook_allowed_hosts,
+        deadline_s=config.webhook_deadline_s,
+        tls=tls_context(config.webhook_ca_file),
+    )
 
 
 @cache
