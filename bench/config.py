@@ -9,6 +9,7 @@ from bench.procs import ROOT
 
 # The sendmsg credentials `python -m local.simulator` accepts by default.
 SIM_USER, SIM_PASSWORD, SIM_API_ID = "sim-user", "sim-password", "3456789"
+SIM_API_KEY = "sim-api-key"  # and the One API key
 MESSAGE_TEXT = "Your code is 1234"
 
 

@@ -3,11 +3,15 @@ new connection per POST. Both sides of a pair use the same simulator process (re
 side), the same numbers, the same chunking, the same PoolManager settings and the same threads.
 
 ours  = what SenderFunction does for each chunk, minus the DynamoDB calls: read the chunk's numbers,
-        `ClickatellClient.send` over the product's PoolManager (form building, POST, every answer line
-        parsed into a per-number result), `Store.put_results` building every recipient item and its
-        PutRequest as for BatchWriteItem (only the call itself is left out), and the chunk's counts.
+        `Provider.send` over the product's PoolManager (request building, POST, every answer line or
+        message object parsed into a per-number result), `Store.put_results` building every recipient
+        item and its PutRequest as for BatchWriteItem (only the call itself is left out), and the
+        chunk's counts.
 bare  = the same POSTs from a PoolManager built by the product's own factory, with bodies encoded
         before the clock starts: POST, read the body, nothing else.
+
+The send path is measured for each provider (`http`: sendmsg in chunks of ChunkSize; `one`: the One
+API, in chunks of at most 100), each against its own bare loop.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from bench.config import MESSAGE_TEXT, SIM_API_ID, SIM_PASSWORD, SIM_USER, BenchConfig, numbers
+from bench.config import MESSAGE_TEXT, SIM_API_ID, SIM_API_KEY, SIM_PASSWORD, SIM_USER, BenchConfig, numbers
 
 Progress = Callable[[str], None]
 
@@ -126,7 +130,9 @@ def _alternate(
 def _product(sim_url: str) -> dict[str, Any]:
     """The product pieces the send path uses, imported only once the environment is set."""
     from bulksms.adapters.clickatell import ClickatellClient, http_pool
+    from bulksms.adapters.one_api import OneApiClient
     from bulksms.adapters.store import Store, chunk_numbers
+    from bulksms.domain import one_api
     from bulksms.domain.chunks import split
     from bulksms.domain.encoding import Encoding
     from bulksms.domain.message import Credentials, Message, build_sendmsg_form
@@ -141,6 +147,8 @@ def _product(sim_url: str) -> dict[str, Any]:
     credentials = Credentials(user=SIM_USER, password=SIM_PASSWORD, api_id=SIM_API_ID)
     return {
         "ClickatellClient": ClickatellClient,
+        "OneApiClient": OneApiClient,
+        "one_api": one_api,
         "http_pool": http_pool,
         "store": RecordsOnlyStore("bench-no-writes", retention_days=90),
         "chunk_numbers": chunk_numbers,
@@ -161,11 +169,52 @@ def _chunk_items(p: dict[str, Any], recipients: int, chunk_size: int) -> list[di
     ]
 
 
+PROVIDERS = ("http", "one")
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """One provider as the send path sees it: the product's client, and what its bare loop POSTs."""
+
+    client: Any
+    chunk_size: int
+    url: str
+    headers: dict[str, str]
+    body: Callable[[list[str]], str | bytes]
+
+
+def _wire(p: dict[str, Any], provider: str, sim_url: str, cfg: BenchConfig, job_id: str) -> _Wire:
+    message = p["message"]
+    if provider == "one":
+        one_api = p["one_api"]
+        return _Wire(
+            p["OneApiClient"](sim_url, lambda: SIM_API_KEY, attempts=4),  # the product's pool
+            min(cfg.chunk_size, one_api.MAX_MESSAGES_PER_REQUEST),
+            sim_url + one_api.PATH,
+            {"Content-Type": "application/json", "Accept": "application/json", "Authorization": SIM_API_KEY},
+            lambda numbers_: one_api.build_request(message, numbers_, job_id),
+        )
+    form = p["build_sendmsg_form"]
+    return _Wire(
+        p["ClickatellClient"](sim_url, lambda: p["credentials"], attempts=4),
+        cfg.chunk_size,
+        f"{sim_url}/http/sendmsg",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        lambda numbers_: urlencode(form(message, numbers_, p["credentials"], job_id)),
+    )
+
+
 def send_vs_bare(sim_url: str, cfg: BenchConfig, progress: Progress) -> dict[str, Any]:
+    """The send path against its bare loop, for each provider."""
+    return {provider: _send_vs_bare(sim_url, cfg, progress, provider) for provider in PROVIDERS}
+
+
+def _send_vs_bare(sim_url: str, cfg: BenchConfig, progress: Progress, provider: str) -> dict[str, Any]:
     p = _product(sim_url)
     sim = SimControl(sim_url)
     job_id = uuid.uuid4().hex
-    client = p["ClickatellClient"](sim_url, lambda: p["credentials"], attempts=4)  # the product's pool
+    wire = _wire(p, provider, sim_url, cfg, job_id)
+    client, chunk_size = wire.client, wire.chunk_size
     store, chunk_numbers, submitted = p["store"], p["chunk_numbers"], p["SUBMITTED"]
     message = p["message"]
 
@@ -178,23 +227,21 @@ def send_vs_bare(sim_url: str, cfg: BenchConfig, progress: Progress) -> dict[str
         return int(counts[submitted])
 
     bare_pool = p["http_pool"].__wrapped__()  # a second PoolManager from the product's own factory
-    url = f"{sim_url}/http/sendmsg"
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    url, headers = wire.url, wire.headers
 
-    def bare(body: str) -> int:
+    def bare(body: str | bytes) -> int:
         answer = bare_pool.request("POST", url, body=body, headers=headers, retries=False)
         answer.data  # noqa: B018 - reading the body is the work
         return 0
 
-    def bodies(chunks: list[dict[str, Any]]) -> list[str]:
-        form = p["build_sendmsg_form"]
-        return [urlencode(form(message, chunk_numbers(c), p["credentials"], job_id)) for c in chunks]
+    def bodies(chunks: list[dict[str, Any]]) -> list[str | bytes]:
+        return [wire.body(chunk_numbers(c)) for c in chunks]
 
-    warm = _chunk_items(p, cfg.chunk_size * cfg.threads * 2, cfg.chunk_size)
+    warm = _chunk_items(p, chunk_size * cfg.threads * 2, chunk_size)
     for work, items in ((ours, warm), (bare, bodies(warm))):
         _run_side(work, items, cfg.threads, sim)
 
-    chunks = _chunk_items(p, cfg.send_recipients, cfg.chunk_size)
+    chunks = _chunk_items(p, cfg.send_recipients, chunk_size)
     ours_side = Side("ours", cfg.send_recipients)
     bare_side = Side("bare", cfg.send_recipients)
     _alternate(
@@ -203,13 +250,16 @@ def send_vs_bare(sim_url: str, cfg: BenchConfig, progress: Progress) -> dict[str
         cfg.threads,
         sim,
         progress,
-        "send",
+        f"send/{provider}",
     )
     if ours_side.checked != cfg.send_recipients:
-        raise RuntimeError(f"send/ours: {ours_side.checked} of {cfg.send_recipients} results were submitted")
+        raise RuntimeError(
+            f"send/{provider}/ours: {ours_side.checked} of {cfg.send_recipients} results were submitted"
+        )
     return {
+        "provider": provider,
         "threads": cfg.threads,
-        "chunk_size": cfg.chunk_size,
+        "chunk_size": chunk_size,
         "posts": len(chunks),
         "rounds": cfg.send_rounds,
         "ours": ours_side.as_dict(),

@@ -125,7 +125,9 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 @contextmanager
-def own_stack(api: Api, out: TextIO, startup_timeout_s: float) -> Iterator[None]:
+def own_stack(
+    api: Api, out: TextIO, startup_timeout_s: float, parameters: tuple[str, ...] = ()
+) -> Iterator[None]:
     """Start `python -m local.run` on the API URL's port (moto and the simulator on free ports, so a
     busy :5000 or :8099 does not matter), wait until it answers, and stop it with SIGINT at the end."""
     url = urlsplit(api.base_url)
@@ -135,6 +137,7 @@ def own_stack(api: Api, out: TextIO, startup_timeout_s: float) -> Iterator[None]
     moto_port, sim_port = free_ports(host, 2)
     options = {"--host": host, "--api-port": port, "--moto-port": moto_port, "--sim-port": sim_port}
     command = [sys.executable, "-m", "local.run", *(str(part) for pair in options.items() for part in pair)]
+    command += [part for parameter in parameters for part in ("--parameter", parameter)]
     print(
         f"Nothing answers at {api.base_url}: starting the local stack "
         f"(log: {log_path.relative_to(ROOT)}) ...",
@@ -311,6 +314,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="how long the job may take before the demo gives up (default 180)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for the generated numbers")
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter for a stack the demo starts itself, e.g. ClickatellApi=one",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.recipients <= 100_000 - 10:
         parser.error(
@@ -329,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Using the API at {api.base_url}", file=out, flush=True)
             ok = run(api, recipients, args.timeout, out)
         else:
-            with own_stack(api, out, startup_timeout_s=120):
+            with own_stack(api, out, startup_timeout_s=120, parameters=tuple(args.parameter)):
                 ok = run(api, recipients, args.timeout, out)
     except DemoError as error:
         print(f"\ndemo failed: {error}", file=sys.stderr, flush=True)

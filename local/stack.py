@@ -43,7 +43,13 @@ TEMPLATE = ROOT / "template.yaml"
 DEFAULT_API_KEY = "local-dev-key"
 DEFAULT_CALLBACK_TOKEN = "local-callback-token"
 DEFAULT_WEBHOOK_SIGNING_KEY = "local-webhook-signing-key"
-SIM_CREDENTIALS = {"user": "sim-user", "password": "sim-password", "api_id": "3456789"}
+# The simulator's credentials for both APIs; the local ClickatellSecret holds them all.
+SIM_CREDENTIALS = {
+    "user": "sim-user",
+    "password": "sim-password",
+    "api_id": "3456789",
+    "api_key": "sim-api-key",
+}
 API_BODY_LIMIT = 10 * 1024 * 1024  # API Gateway's payload limit
 # What the template's DEFAULT_4XX gateway response makes of API Gateway's REQUEST_TOO_LARGE.
 TOO_LARGE_BODY = (
@@ -147,6 +153,7 @@ class LocalStack:
             user=SIM_CREDENTIALS["user"],
             password=SIM_CREDENTIALS["password"],
             api_id=SIM_CREDENTIALS["api_id"],
+            api_key=SIM_CREDENTIALS["api_key"],
         ).start()
         overrides = {"ClickatellBaseUrl": self.simulator.url, **config.parameter_overrides}
         self.template: LocalTemplate = load_template(TEMPLATE, overrides)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import urllib3
 
 from local.simulator.model import Message
+from local.simulator.one_api import callback_body
 from local.simulator.options import Settings
 
 INTERMEDIATE_STATUS = "003"
@@ -51,6 +52,7 @@ class CallbackJob:
     steps: list[tuple[str, StepKind]]
     attempt: int = 0
     generation: int = 0
+    shape: str = "http"  # "one": pushed as the One API's JSON (local.simulator.one_api)
 
 
 @dataclass(slots=True)
@@ -162,7 +164,7 @@ class CallbackDispatcher:
         settings = self._settings()
         while job.steps and not self._stopped:
             status, kind = job.steps[0]
-            ok = settings.callback_url is not None and self._send(settings, job.message, status)
+            ok = settings.callback_url is not None and self._send(settings, job, status)
             with self._cond:
                 if job.generation != self._generation:
                     return
@@ -183,7 +185,14 @@ class CallbackDispatcher:
             job.steps.pop(0)
             job.attempt = 0
 
-    def _send(self, settings: Settings, message: Message, status: str) -> bool:
+    def _send(self, settings: Settings, job: CallbackJob, status: str) -> bool:
+        message = job.message
+        url = settings.callback_url or ""
+        timeout = urllib3.Timeout(connect=settings.callback_timeout_s, read=settings.callback_timeout_s)
+        if job.shape == "one":
+            return self._deliver(
+                "POST", url, callback_body(message, status), {"Content-Type": "application/json"}, timeout
+            )
         fields = {
             "api_id": self._api_id,
             "apiMsgId": message.api_msg_id,
@@ -195,20 +204,17 @@ class CallbackDispatcher:
             "charge": f"{message.parts:.6f}",
         }
         encoded = urllib.parse.urlencode(fields)
-        url = settings.callback_url or ""
-        timeout = urllib3.Timeout(connect=settings.callback_timeout_s, read=settings.callback_timeout_s)
+        if settings.callback_method == "GET":
+            joiner = "&" if urllib.parse.urlsplit(url).query else "?"
+            return self._deliver("GET", url + joiner + encoded, None, {}, timeout)
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        return self._deliver("POST", url, encoded.encode("ascii"), form, timeout)
+
+    def _deliver(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: urllib3.Timeout
+    ) -> bool:
         try:
-            if settings.callback_method == "GET":
-                joiner = "&" if urllib.parse.urlsplit(url).query else "?"
-                response = self._http.request("GET", url + joiner + encoded, timeout=timeout)
-            else:
-                response = self._http.request(
-                    "POST",
-                    url,
-                    body=encoded.encode("ascii"),
-                    headers={"Content-Type": "application/x-www-form-urlencoded"},
-                    timeout=timeout,
-                )
+            response = self._http.request(method, url, body=body, headers=headers, timeout=timeout)
         except (urllib3.exceptions.HTTPError, OSError):
             return False
         return 200 <= response.status < 300

@@ -169,6 +169,9 @@ class Settings(_Mergeable):
     callback_status_mix: Mapping[str, float] = field(default_factory=lambda: {"004": 1.0})
     callback_retry_delays_ms: tuple[float, ...] = (200.0, 500.0, 1000.0)
     callback_timeout_s: float = 2.0
+    # The One API integration's callback setting (it has no per-message level): 3 pushes intermediate
+    # and final statuses, 0 none.
+    one_api_callback_level: int = 3
 
     def __post_init__(self) -> None:
         if self.answer_style not in ANSWER_STYLES:
@@ -193,6 +196,11 @@ class Settings(_Mergeable):
             delays = tuple(d for d in delays.replace(";", " ").split() if d)
         set_(self, "callback_retry_delays_ms", tuple(_number("callback_retry_delays_ms", d) for d in delays))
         set_(self, "callback_timeout_s", _number("callback_timeout_s", self.callback_timeout_s, 0.001))
+        set_(
+            self,
+            "one_api_callback_level",
+            int(_number("one_api_callback_level", self.one_api_callback_level, 0, 7)),
+        )
 
     def recipient_limit(self, method: str) -> int:
         if self.max_recipients is not None:

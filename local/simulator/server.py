@@ -19,11 +19,13 @@ import threading
 import time
 import urllib.parse
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
 
+from local.simulator import one_api
 from local.simulator.answers import Record, format_answer
 from local.simulator.callbacks import CallbackDispatcher, CallbackJob, callback_steps
 from local.simulator.delivery_rules import check_delivery
@@ -43,6 +45,7 @@ SESSION_IDLE_SECONDS = 15 * 60
 UNLIMITED_BALANCE = 1_000_000.0
 REQUEST_LOG_SIZE = 1000
 FAULT_COUNTERS = ("http_5xx", "timeout", "reset", "err_per_number")
+APIS = ("http", "one")  # the legacy /http/sendmsg and the One API's /v1/message
 
 _5XX_BODIES = {
     502: b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n",
@@ -61,6 +64,7 @@ class _Outcome:
     status: int = 200
     body: bytes = b""
     stall_seconds: float = 0.0
+    content_type: str = "text/plain"
 
 
 class ClickatellSimulator:
@@ -74,6 +78,7 @@ class ClickatellSimulator:
         user: str = "sim-user",
         password: str = "sim-password",
         api_id: str = "3456789",
+        api_key: str = "sim-api-key",
         faults: Faults | None = None,
         seed: int | None = None,
         callback_workers: int = 4,
@@ -81,6 +86,7 @@ class ClickatellSimulator:
         **config: Any,
     ) -> None:
         self.user, self.password, self.api_id = user, password, str(api_id)
+        self.api_key = api_key  # the One API integration's key
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._settings = Settings().merged(config)
@@ -158,6 +164,7 @@ class ClickatellSimulator:
         with self._lock:
             out: dict[str, Any] = {
                 "requests": self._requests,
+                "requests_by_api": {api: self._requests_by_api[api] for api in APIS},
                 "recipients_accepted": self._accepted,
                 "duplicate_sends": self._duplicates,
                 "connections": self._connections,
@@ -231,6 +238,7 @@ class ClickatellSimulator:
 
     def _clear_state(self) -> None:
         self._requests = 0
+        self._requests_by_api: Counter[str] = Counter()
         self._accepted = 0
         self._duplicates = 0
         self._connections = 0
@@ -307,24 +315,56 @@ class ClickatellSimulator:
         to = params.get("to", "")
         numbers = [n for n in (item.strip() for item in to.split(",")) if n] if to else []
         logged = {k: v for k, v in params.items() if k != "password"}
+        return self._serve(
+            "http",
+            {"method": method, "params": logged, "numbers": len(numbers)},
+            len(numbers),
+            lambda faults, settings: (
+                200,
+                self._answer(self._process(method, params, numbers, faults, settings), settings),
+            ),
+            "text/plain",
+        )
+
+    def send_one(self, api_key: str, body: bytes) -> _Outcome:
+        """The One API's `POST /v1/message` (local.simulator.one_api), with the same faults."""
+        request = one_api.read_request(body)
+        return self._serve(
+            "one",
+            {"api": "one", "method": "POST", "params": request.logged, "numbers": len(request.numbers)},
+            len(request.numbers),
+            lambda faults, settings: one_api.answer(self, request, api_key, faults, settings),
+            "application/json",
+        )
+
+    def _serve(
+        self,
+        api: str,
+        logged: dict[str, Any],
+        count: int,
+        process: Callable[[Faults, Settings], tuple[int, bytes]],
+        content_type: str,
+    ) -> _Outcome:
+        """Count and log a send request, inject its fault, and process it unless the fault came first."""
         with self._lock:
             self._requests += 1
-            self._max_numbers = max(self._max_numbers, len(numbers))
-            self._request_log.append({"method": method, "params": logged, "numbers": len(numbers)})
+            self._requests_by_api[api] += 1
+            self._max_numbers = max(self._max_numbers, count)
+            self._request_log.append(logged)
             faults, settings = self._faults, self._settings
             fault = self._draw_request_fault(faults)
         if faults.latency_ms:
             self._stop.wait(faults.latency_ms / 1000.0)
         if fault in ("502", "503"):  # the gateway in front failed: nothing reached Clickatell
             return _Outcome("http_error", int(fault), _5XX_BODIES[int(fault)])
-        body = self._answer(self._process(method, params, numbers, faults, settings), settings)
+        status, body = process(faults, settings)
         if fault == "504":
             return _Outcome("http_error", 504, _5XX_BODIES[504])
         if fault == "timeout":
             return _Outcome("stall", stall_seconds=settings.stall_seconds)
         if fault == "reset":
             return _Outcome("reset")
-        return _Outcome("answer", 200, body)
+        return _Outcome("answer", status, body, content_type=content_type)
 
     def _process(
         self, method: str, params: dict[str, str], numbers: list[str], faults: Faults, settings: Settings
@@ -572,6 +612,9 @@ class _Handler(BaseHTTPRequestHandler):
             if answer is not None:
                 self._send(200, answer, "text/plain")
                 return
+        elif path == one_api.PATH and method == "POST":
+            self._execute(sim.send_one(self.headers.get("Authorization") or "", body))
+            return
         elif path.startswith("/_sim/"):
             status, payload = sim.control(method, path, query, body)
             self._send(status, json.dumps(payload).encode("utf-8"), "application/json")
@@ -580,7 +623,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _execute(self, outcome: _Outcome) -> None:
         if outcome.action == "answer":
-            self._send(200, outcome.body, "text/plain")
+            self._send(outcome.status, outcome.body, outcome.content_type)
         elif outcome.action == "http_error":
             self._send(outcome.status, outcome.body, "text/html")
         elif outcome.action == "stall":

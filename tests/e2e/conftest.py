@@ -160,7 +160,8 @@ class E2EStack:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _start(log_path: Path) -> E2EStack:
+def start_stack(log_path: Path, *extra: str) -> E2EStack:
+    """`python -m local.run` on free ports, with `extra` arguments (e.g. --parameter Name=Value)."""
     api_port, moto_port, sim_port = free_ports(3)
     env = {k: v for k, v in os.environ.items() if k not in ("SIM_FAULTS", "LOCAL_API_KEY", "LOCAL_LOG_LEVEL")}
     command = [
@@ -177,6 +178,7 @@ def _start(log_path: Path) -> E2EStack:
         "7",
         "--sweep-every",
         "10",
+        *extra,
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -209,7 +211,7 @@ def _start(log_path: Path) -> E2EStack:
         time.sleep(0.2)
 
 
-def _stop(stack: E2EStack) -> tuple[int | None, float]:
+def stop_stack(stack: E2EStack) -> tuple[int | None, float]:
     began = time.monotonic()
     stack.process.send_signal(signal.SIGINT)
     try:
@@ -223,13 +225,13 @@ def _stop(stack: E2EStack) -> tuple[int | None, float]:
 
 @pytest.fixture(scope="session")
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
-    running = _start(tmp_path_factory.mktemp("e2e") / "local-stack.log")
+    running = start_stack(tmp_path_factory.mktemp("e2e") / "local-stack.log")
     request.config.stash[_STACK_KEY] = running
     try:
         yield running
     finally:
         running.http.clear()
-        code, seconds = _stop(running)
+        code, seconds = stop_stack(running)
     assert code == 0, (
         f"after SIGINT the stack exited with {code} after {seconds:.1f} s "
         f"(None: still running after {STOP_TIMEOUT_S} s, killed):\n{running.output()}"

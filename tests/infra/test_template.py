@@ -386,8 +386,23 @@ def test_environment_matches_settings(tpl: LocalTemplate) -> None:
         assert env["TABLE_NAME"] == "t" and env["SEND_QUEUE_URL"] == "http://q"
         assert env["CHUNK_SIZE"] == "600" and env["MAX_RECIPIENTS"] == "100000"
         assert env["POWERTOOLS_SERVICE_NAME"] == "bulksms"
-        assert env["CLICKATELL_BASE_URL"] == "https://api.clickatell.com"
+        # Empty: settings use the chosen API's own URL (tests/unit/test_settings.py).
+        assert env["CLICKATELL_API"] == "http" and env["CLICKATELL_BASE_URL"] == ""
         assert env["MAX_SEND_RATE"] == "0"  # no cap unless the deployment sets one
+
+
+def test_clickatell_api_one_sets_the_environment_and_asks_for_an_api_key() -> None:
+    tpl = load_template(ROOT / "template.yaml", {"ClickatellApi": "one"})
+    assert tpl.document["Parameters"]["ClickatellApi"]["AllowedValues"] == ["http", "one"]
+    refs = {
+        "Table": "t", "SendQueue": "http://q", "ClickatellSecret": "arn:c", "CallbackTokenSecret": "arn:t",
+        "ScheduleGroup": "g", "SchedulerRole.Arn": "arn:r", "SendQueue.Arn": "arn:q",
+        "SendDeadLetterQueue.Arn": "arn:d", "WebhookQueue": "http://w", "WebhookSigningSecret": "arn:w",
+    }  # fmt: skip
+    for fn in tpl.functions():
+        assert tpl.function_environment(fn, refs)["CLICKATELL_API"] == "one"
+    secrets = {s.logical_id: s for s in tpl.secrets()}
+    assert json.loads(secrets["ClickatellSecret"].initial_value("k")) == {"api_key": "k"}
 
 
 def test_parameters(tpl: LocalTemplate) -> None:

@@ -7,6 +7,7 @@ registers them there; conftest.py stays untouched.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -22,6 +23,7 @@ from bulksms.adapters.store import RECIPIENT_PARTITIONS, recipient_pk
 
 from local import aws_env
 from local.aws_env import ACCOUNT, REGION, clients
+from local.simulator import one_api as sim_one_api
 from local.simulator import server as sim_server
 from local.stack import LocalStack
 from tests.integration import jobs
@@ -136,12 +138,38 @@ class WireCall:
     status: int
     body: str
     scripted: bool  # answered by the test's script, not processed by the simulator
+    api: str = "http"  # "http": sendmsg; "one": the One API
+
+    def ids(self) -> dict[str, str]:
+        """Numbers this answer gave a message id."""
+        if self.api == "one":
+            return {e["to"]: e["apiMessageId"] for e in self._one_entries() if e.get("accepted")}
+        single = len(self.numbers) == 1
+        out = {}
+        for match in _ID_LINE.finditer(self.body):
+            to = match["to"] or (self.numbers[0] if single else None)
+            if to:
+                out[to] = match["id"]
+        return out
+
+    def errors(self) -> dict[str, str]:
+        """Numbers this answer refused on their own line or message object, with the code."""
+        if self.api == "one":
+            return {e["to"]: str(e["error"]["code"]) for e in self._one_entries() if e.get("error")}
+        return {m["to"]: m["code"] for m in _ERR_LINE.finditer(self.body) if m["to"]}
+
+    def _one_entries(self) -> list[dict[str, Any]]:
+        try:
+            return list(json.loads(self.body).get("messages") or [])
+        except ValueError:
+            return []
 
 
 @dataclass
 class SimRecorder:
-    """Wraps `ClickatellSimulator.sendmsg` on the instance: records every sendmsg call and what the
-    simulator did with it, and lets a test script answers (e.g. a 503 before processing).
+    """Wraps the simulator's send entry points (`sendmsg`, and `send_one` for the One API) on the
+    instance: records every send request and what the simulator did with it, and lets a test script
+    answers (e.g. a 503 before processing).
 
     `script(numbers, attempt) -> _Outcome | None`: attempt is 1-based per distinct `to`.
     Return an outcome to answer without processing, None to process normally; `after(numbers, attempt,
@@ -149,6 +177,7 @@ class SimRecorder:
     """
 
     original: Callable[[str, dict[str, str]], Any]
+    original_one: Callable[[str, bytes], Any] | None = None
     script: Callable[[tuple[str, ...], int], Any] | None = None
     after: Callable[[tuple[str, ...], int, Any], Any] | None = None
     on_call: Callable[[int], Any] | None = None  # called with the number of requests started before
@@ -159,6 +188,14 @@ class SimRecorder:
 
     def __call__(self, method: str, params: dict[str, str]) -> Any:
         to = tuple(n for n in (item.strip() for item in params.get("to", "").split(",")) if n)
+        return self._record("http", to, lambda: self.original(method, params))
+
+    def one(self, api_key: str, body: bytes) -> Any:
+        assert self.original_one is not None
+        to = tuple(sim_one_api.read_request(body).numbers)
+        return self._record("one", to, lambda: self.original_one(api_key, body))  # type: ignore[misc]
+
+    def _record(self, api: str, to: tuple[str, ...], process: Callable[[], Any]) -> Any:
         with self._lock:
             self.attempts[to] += 1
             attempt = self.attempts[to]
@@ -170,12 +207,12 @@ class SimRecorder:
         if scripted is not None:
             outcome = scripted
         else:
-            outcome = self.original(method, params)
+            outcome = process()
             if self.after:
                 outcome = self.after(to, attempt, outcome)
         body = outcome.body.decode("utf-8", "replace") if outcome.body else ""
         with self._lock:
-            self.calls.append(WireCall(to, outcome.action, outcome.status, body, scripted is not None))
+            self.calls.append(WireCall(to, outcome.action, outcome.status, body, scripted is not None, api))
         return outcome
 
     # what the product was told, per number
@@ -183,27 +220,23 @@ class SimRecorder:
         return [c for c in self.calls if c.action == "answer"]
 
     def per_number_errors(self) -> dict[str, str]:
-        """Numbers that got their own `ERR: code, ... To: n` line in an answer that reached the sender."""
+        """Numbers refused on their own line (`ERR: code, ... To: n`, or a One API message error) in an
+        answer that reached the sender."""
         out: dict[str, str] = {}
         for call in self.answered():
-            for match in _ERR_LINE.finditer(call.body):
-                if match["to"]:
-                    out[match["to"]] = match["code"]
+            out.update(call.errors())
         return out
 
     def accepted_ids(self) -> dict[str, list[str]]:
         """Numbers given an ID in an answer that reached the sender."""
         out: dict[str, list[str]] = defaultdict(list)
         for call in self.answered():
-            single = len(call.numbers) == 1
-            for match in _ID_LINE.finditer(call.body):
-                to = match["to"] or (call.numbers[0] if single else None)
-                if to:
-                    out[to].append(match["id"])
+            for to, api_message_id in call.ids().items():
+                out[to].append(api_message_id)
         return out
 
     def posts_per_number(self) -> Counter[str]:
-        """How many sendmsg requests carried each number (scripted ones included)."""
+        """How many send requests carried each number (scripted ones included)."""
         counts: Counter[str] = Counter()
         for call in self.calls:
             counts.update(call.numbers)
@@ -214,8 +247,11 @@ class SimRecorder:
 def wire(fresh: LocalStack, monkeypatch: pytest.MonkeyPatch) -> SimRecorder:
     sim = fresh.simulator
     assert sim is not None
-    recorder = SimRecorder(original=type(sim).sendmsg.__get__(sim))
+    recorder = SimRecorder(
+        original=type(sim).sendmsg.__get__(sim), original_one=type(sim).send_one.__get__(sim)
+    )
     monkeypatch.setattr(sim, "sendmsg", recorder)
+    monkeypatch.setattr(sim, "send_one", recorder.one)
     return recorder
 
 

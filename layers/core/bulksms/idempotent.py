@@ -110,12 +110,13 @@ def _resume(job: Mapping[str, Any]) -> None:
 
 
 def limits() -> Limits:
-    config = settings()
+    config, provider = settings(), runtime.provider()
     return Limits(
-        config.chunk_size,
+        min(config.chunk_size, provider.max_numbers_per_request),
         config.chunks_per_message,
         config.max_recipients,
         config.max_parts,
+        refusal=provider.refusal,
         callback_hosts_allowed=config.webhook_allowed_hosts,
     )
 

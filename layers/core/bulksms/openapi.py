@@ -49,8 +49,9 @@ SPECIFIC: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/v1/messages"): {
         400: (
             "The request is invalid (invalid_json, invalid_body, invalid_field, invalid_request, "
-            "no_valid_recipient, too_many_recipients; a status_callback_url that is not https to a "
-            "public address); `field` names the culprit. Nothing was written or queued."
+            "no_valid_recipient, too_many_recipients, unsupported_option: the deployment's Clickatell API "
+            "lacks the option; a status_callback_url that is not https to a public address); `field` "
+            "names the culprit. Nothing was written or queued."
         ),
         409: "The Idempotency-Key was used with a different body, or its first request is still running.",
         503: (

@@ -11,12 +11,14 @@ from typing import Any, ParamSpec, TypeVar
 from aws_lambda_powertools.utilities import parameters
 
 from bulksms.adapters.clickatell import ClickatellClient
+from bulksms.adapters.one_api import OneApiClient
 from bulksms.adapters.queue import Queue, SendQueue
 from bulksms.adapters.rate import NoCap, SendRate, SharedTokenBucket
 from bulksms.adapters.scheduler import JobScheduler
 from bulksms.adapters.store import Store
 from bulksms.adapters.webhooks import tls_context
 from bulksms.domain.message import Credentials
+from bulksms.domain.provider import Provider
 from bulksms.service.notify import StatusCallbackDeliverer, StatusNotifier
 from bulksms.service.sending import Sender
 from bulksms.settings import settings
@@ -77,6 +79,19 @@ def clickatell_credentials() -> Credentials:
     )
 
 
+def one_api_key() -> str:
+    return str(_secret(settings().clickatell_secret_id)["api_key"])
+
+
+@cache
+def provider() -> Provider:
+    """The deployment's Clickatell API (template parameter ClickatellApi): the one place that chooses."""
+    config = settings()
+    if config.clickatell_api == "one":
+        return OneApiClient(config.clickatell_base_url, one_api_key, attempts=config.send_attempts)
+    return ClickatellClient(config.clickatell_base_url, clickatell_credentials, attempts=config.send_attempts)
+
+
 def callback_token() -> str:
     return str(_secret(settings().callback_token_secret_id)["token"])
 
@@ -109,14 +124,11 @@ def status_callback_deliverer() -> StatusCallbackDeliverer:
 @cache
 def sender() -> Sender:
     config = settings()
-    client = ClickatellClient(
-        config.clickatell_base_url, clickatell_credentials, attempts=config.send_attempts
-    )
     # A chunk is started only if it can finish: one read timeout plus its retries' connect timeouts.
     min_time_ms = int((config.read_timeout_s + config.send_attempts * (config.connect_timeout_s + 4)) * 1000)
     return Sender(
         store(),
-        client,
+        provider(),
         executor(),
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,

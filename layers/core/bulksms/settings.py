@@ -21,12 +21,24 @@ def _hosts(name: str) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in os.environ.get(name, "").split(",") if h.strip())
 
 
+CLICKATELL_APIS = ("http", "one")
+_DEFAULT_BASE_URLS = {"http": "https://api.clickatell.com", "one": "https://platform.clickatell.com"}
+
+
+def _clickatell_api() -> str:
+    api = os.environ.get("CLICKATELL_API") or "http"
+    if api not in CLICKATELL_APIS:
+        raise ValueError(f"CLICKATELL_API must be one of {', '.join(CLICKATELL_APIS)}, not {api!r}")
+    return api
+
+
 @dataclass(frozen=True)
 class Settings:
     table_name: str
     send_queue_url: str
     clickatell_secret_id: str
     callback_token_secret_id: str
+    clickatell_api: str  # "http" (legacy sendmsg) or "one" (the One API); runtime.provider() reads it
     clickatell_base_url: str
     chunk_size: int
     chunks_per_message: int
@@ -54,12 +66,14 @@ class Settings:
 
 @cache
 def settings() -> Settings:
+    api = _clickatell_api()
     return Settings(
         table_name=os.environ.get("TABLE_NAME", "bulksms"),
         send_queue_url=os.environ.get("SEND_QUEUE_URL", ""),
         clickatell_secret_id=os.environ.get("CLICKATELL_SECRET_ID", "bulksms/clickatell"),
         callback_token_secret_id=os.environ.get("CALLBACK_TOKEN_SECRET_ID", "bulksms/callback-token"),
-        clickatell_base_url=os.environ.get("CLICKATELL_BASE_URL", "https://api.clickatell.com").rstrip("/"),
+        clickatell_api=api,
+        clickatell_base_url=(os.environ.get("CLICKATELL_BASE_URL") or _DEFAULT_BASE_URLS[api]).rstrip("/"),
         chunk_size=_int("CHUNK_SIZE", 600),
         chunks_per_message=_int("CHUNKS_PER_MESSAGE", 10),
         sender_threads=_int("SENDER_THREADS", 8),

@@ -538,7 +538,11 @@ def _noise(draw: st.DrawFn, lines: list[str], numbers: list[str]) -> list[str]:
             *lines[at:],
         ]
     if kind == "duplicate":
-        return [*lines[:at], draw(st.sampled_from(lines)), *lines[at:]]
+        # A request-level line repeated is a shape Clickatell sends (once per number): not noise.
+        per_number = [line for line in lines if " To: " in line]
+        if not per_number:
+            return [*lines[:at], word, *lines[at:]]
+        return [*lines[:at], draw(st.sampled_from(per_number)), *lines[at:]]
     return ["<html><body>502 Bad Gateway</body></html>", *lines]
 
 

@@ -1,11 +1,12 @@
-"""Clickatell `sendmsg` over one pooled keep-alive urllib3 PoolManager per container."""
+"""Clickatell `sendmsg` (the legacy HTTP API) over one pooled keep-alive urllib3 PoolManager per container,
+and the attempt-and-retry loop every Clickatell adapter shares."""
 
 from __future__ import annotations
 
 import random
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from urllib.parse import urlencode
 
@@ -24,6 +25,8 @@ from bulksms.domain.message import Credentials, Message, build_sendmsg_form
 from bulksms.settings import settings
 
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+# The current POST limit of sendmsg (older accounts: 300, set with the ChunkSize parameter).
+SENDMSG_MAX_NUMBERS = 600
 _BACKOFF_BASE_S = 0.25
 _BACKOFF_CAP_S = 4.0
 
@@ -83,7 +86,43 @@ def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(0, ceiling)
 
 
+def post(
+    http: urllib3.PoolManager,
+    url: str,
+    body: str | bytes,
+    headers: Mapping[str, str],
+    numbers: Sequence[str],
+    judge: Callable[[int, bytes], Verdict],
+) -> Verdict:
+    """One attempt: a POST and the judgement of what came back (or of how it failed)."""
+    try:
+        response = http.request("POST", url, body=body, headers=dict(headers), retries=False)
+    except HTTPError as error:
+        return judge_transport_failure(numbers, transport_failure(error))
+    return judge(response.status, response.data)
+
+
+def send_with_retries(
+    attempt: Callable[[], Verdict],
+    numbers: Sequence[str],
+    attempts: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Verdict:
+    """Repeat `attempt` only while it provably never reached Clickatell, at most `attempts` times."""
+    verdict = attempt()
+    tries = 1
+    while verdict.retry and tries < attempts:
+        sleep(backoff_seconds(tries))
+        tries += 1
+        verdict = attempt()
+    return give_up(numbers, verdict, tries) if verdict.retry else verdict
+
+
 class ClickatellClient:
+    """The legacy HTTP API (`/http/sendmsg`): a Provider."""
+
+    max_numbers_per_request = SENDMSG_MAX_NUMBERS
+
     def __init__(
         self,
         base_url: str,
@@ -99,20 +138,20 @@ class ClickatellClient:
         self._http = http or http_pool()
         self._sleep = sleep
 
+    def refusal(self, message: Message) -> tuple[str, str] | None:
+        return None  # every option of the public API is a sendmsg parameter
+
     def send(self, message: Message, numbers: Sequence[str], client_message_id: str) -> Verdict:
         """POST one chunk; retry only attempts that provably never reached Clickatell."""
         body = urlencode(build_sendmsg_form(message, numbers, self._credentials(), client_message_id))
-        verdict = self._attempt(body, numbers)
-        attempt = 1
-        while verdict.retry and attempt < self._attempts:
-            self._sleep(backoff_seconds(attempt))
-            attempt += 1
-            verdict = self._attempt(body, numbers)
-        return give_up(numbers, verdict, attempt) if verdict.retry else verdict
+        return send_with_retries(lambda: self._attempt(body, numbers), numbers, self._attempts, self._sleep)
 
     def _attempt(self, body: str, numbers: Sequence[str]) -> Verdict:
-        try:
-            response = self._http.request("POST", self._url, body=body, headers=_FORM_HEADERS, retries=False)
-        except HTTPError as error:
-            return judge_transport_failure(numbers, transport_failure(error))
-        return judge_answer(numbers, response.status, response.data.decode("utf-8", "replace"))
+        return post(
+            self._http,
+            self._url,
+            body,
+            _FORM_HEADERS,
+            numbers,
+            lambda status, data: judge_answer(numbers, status, data.decode("utf-8", "replace")),
+        )

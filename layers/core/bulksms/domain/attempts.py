@@ -86,21 +86,23 @@ def results_for(
     return tuple(RecipientResult(to, status, error_code=code, error=error) for to in numbers)
 
 
-def _retry(reason: str) -> Verdict:
+def retry(reason: str) -> Verdict:
+    """The attempt provably never reached Clickatell: send the chunk again."""
     return Verdict(retry=True, reason=reason)
 
 
-def _ambiguous(
+def ambiguous(
     numbers: Sequence[str], reason: str, unparsed: tuple[str, ...] = (), stop: JobStop | None = None
 ) -> Verdict:
+    """The attempt may have been processed: its numbers are `unknown`, never resent."""
     error = f"{reason}; Clickatell may have accepted it, so it is not resent automatically"
     return Verdict(False, reason, results_for(numbers, RecipientStatus.UNKNOWN, None, error), stop, unparsed)
 
 
 def judge_transport_failure(numbers: Sequence[str], failure: TransportFailure) -> Verdict:
     if failure in NOT_SENT_FAILURES:
-        return _retry(failure.value)
-    return _ambiguous(numbers, failure.value)
+        return retry(failure.value)
+    return ambiguous(numbers, failure.value)
 
 
 def judge_answer(numbers: Sequence[str], http_status: int, body: str) -> Verdict:
@@ -108,12 +110,12 @@ def judge_answer(numbers: Sequence[str], http_status: int, body: str) -> Verdict
     if not answer.records:
         reason = f"HTTP {http_status} without an ID or ERR answer"
         if http_status in RETRYABLE_HTTP_STATUSES:
-            return _retry(reason)
-        return _ambiguous(numbers, reason, answer.unparsed)
+            return retry(reason)
+        return ambiguous(numbers, reason, answer.unparsed)
     if answer.unparsed:
         # Reference section 9: a body we cannot fully account for says nothing reliable about any of
         # its numbers, not even those with an ID line.
-        return _ambiguous(
+        return ambiguous(
             numbers, "answer not fully accounted for", answer.unparsed, _account_stop(answer.records)
         )
     if whole := _whole_request_error(numbers, answer.records):
@@ -153,7 +155,7 @@ def _whole_request_error(numbers: Sequence[str], records: Sequence[Record]) -> R
 def _judge_request_error(numbers: Sequence[str], record: Rejected) -> Verdict:
     error = f"{record.code}, {record.description}".rstrip(", ")
     if record.code in RETRYABLE_ERRORS:
-        return _retry(f"ERR: {error}")
+        return retry(f"ERR: {error}")
     stop = JobStop(record.code, record.description) if record.code in ACCOUNT_ERRORS else None
     return Verdict(
         False,
@@ -190,7 +192,7 @@ def _judge_per_number(numbers: Sequence[str], records: Sequence[Record]) -> Verd
     # numbers before it went out, but the rest of the job would fail the same way.
     stop = _account_stop(records)
     if stray:
-        return _ambiguous(numbers, "answer not fully accounted for", tuple(stray), stop)
+        return ambiguous(numbers, "answer not fully accounted for", tuple(stray), stop)
     missing_error = "missing from Clickatell's answer; it may have been accepted, so it is not resent"
     results = tuple(
         by_number.get(to) or RecipientResult(to, RecipientStatus.UNKNOWN, error=missing_error)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
+from bulksms.domain import one_api
 from bulksms.domain.status import DELIVERY_STATUS_TEXT, RecipientStatus, delivery_status
 
 MAX_BODY_BYTES = 16 * 1024  # a report is a few hundred bytes; anything near this is not one
@@ -100,6 +101,8 @@ def _json_fields(text: str) -> list[tuple[str, str]]:
         raise InvalidReport("body is not valid JSON") from error
     if not isinstance(document, dict):
         raise InvalidReport("JSON body must be an object")
+    if (one_api_report := one_api.report_fields(document)) is not None:  # the One API's callback shape
+        return list(one_api_report.items())
     return [
         (str(name), str(value))
         for name, value in document.items()

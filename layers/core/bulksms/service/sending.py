@@ -15,10 +15,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.clickatell import ClickatellClient
 from bulksms.adapters.rate import NoCap, SendRate
 from bulksms.adapters.store import ChunkState, Store, chunk_numbers
 from bulksms.domain.message import Message
+from bulksms.domain.provider import Provider
 from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
 from bulksms.service.jobs import (
     Stop,
@@ -58,7 +58,7 @@ class Sender:
     def __init__(
         self,
         store: Store,
-        client: ClickatellClient,
+        client: Provider,
         executor: Executor,
         *,
         lease_seconds: int,

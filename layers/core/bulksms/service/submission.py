@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -38,6 +39,8 @@ class Limits:
     max_parts: int
     provider: ProviderRules = field(default=LEGACY_HTTP_RULES)
     callback_hosts_allowed: frozenset[str] = frozenset()  # exempt from the public-address check
+    # The deployment's API refuses what it cannot carry: (field, reason), or None (Provider.refusal).
+    refusal: Callable[[Message], tuple[str, str] | None] = lambda message: None
 
 
 class StartScheduler(Protocol):
@@ -90,10 +93,6 @@ def validate(request: SendRequest, limits: Limits, now: datetime | None = None) 
         encoded = encode_text(request.text, request.encoding, udh=request.udh, max_parts=limits.max_parts)
     except TextError as error:
         raise RequestError(error.field, str(error)) from error
-    recipients = parse_recipients(request.to)
-    if not recipients.accepted:
-        reasons = "; ".join(f"{rejections.echo(r.to)!r}: {r.reason}" for r in recipients.rejected[:3])
-        raise RequestError("to", f"no valid recipient ({reasons})", code="no_valid_recipient")
     message = Message(
         encoding=encoded.encoding,
         payload=encoded.payload,
@@ -106,6 +105,12 @@ def validate(request: SendRequest, limits: Limits, now: datetime | None = None) 
         validity=request.validity_minutes,
         queue=request.priority,
     )
+    if refused := limits.refusal(message):
+        raise RequestError(*refused, code="unsupported_option")
+    recipients = parse_recipients(request.to)
+    if not recipients.accepted:
+        reasons = "; ".join(f"{rejections.echo(r.to)!r}: {r.reason}" for r in recipients.rejected[:3])
+        raise RequestError("to", f"no valid recipient ({reasons})", code="no_valid_recipient")
     return Checked(message, recipients, send_at)
 
 

@@ -1,0 +1,222 @@
+"""Clickatell's One API (`POST /v1/message`, JSON): request, answer, options it lacks, and callbacks.
+
+What this relies on, with its sources, is in docs/one-api.md. In short:
+- one message object per number, at most 100 per request (`clickatell-api` 0.3.0 refuses more; the
+  reference says 200, we keep to the lower figure);
+- `content` is the text itself (UTF-8 JSON): the platform chooses GSM-7 or UCS-2, so there is no
+  unicode flag, no binary data, no UDH and no flash type;
+- `clientMessageId` comes back in the status callbacks: our job id, as with the legacy `climsgid`;
+- the answer is `{"messages": [{"apiMessageId", "accepted", "to", "error"}], "error"}`; a request-level
+  `error` means no message was processed. Anything we cannot account for is `unknown`, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bulksms.domain.attempts import (
+    RETRYABLE_HTTP_STATUSES,
+    JobStop,
+    RecipientResult,
+    Verdict,
+    ambiguous,
+    results_for,
+    retry,
+)
+from bulksms.domain.encoding import Encoding, is_gsm7
+from bulksms.domain.message import FLASH, Message
+from bulksms.domain.status import RecipientStatus
+
+MAX_MESSAGES_PER_REQUEST = 100
+PATH = "/v1/message"
+DEFAULT_BASE_URL = "https://platform.clickatell.com"
+
+# Error codes (One API errors table) meaning the account or the integration cannot send: the job stops.
+# Every other code fails its numbers only, as the legacy request errors do (domain.attempts): the API
+# refuses what it can see early, and one that still comes back fails only its chunk.
+ACCOUNT_ERRORS = frozenset({1, 2, 3, 7, 20, 46})
+# "Internal error", "Internal error, please retry", "Rate limit": at request level nothing was processed.
+RETRYABLE_ERRORS = frozenset({18, 19, 43})
+
+# One API status codes -> the legacy three-digit code with the same meaning, which is what the report
+# path reads. Codes not listed tell nothing we can use and map to 001 ("message unknown": no change).
+STATUS_TO_LEGACY: dict[int, str] = {
+    1: "001",  # UNKNOWN
+    2: "002",  # QUEUED
+    3: "011",  # SCHEDULED
+    4: "003",  # SENT_TO_SUPPLIER
+    5: "004",  # DEVICE_ACK
+    6: "004",  # READ
+    20: "010",  # EXPIRED
+    21: "006",  # STOPPED_BY_USER
+    22: "006",  # STOPPED_BY_ADMIN
+    23: "007",  # DELIVERY_FAILURE
+    25: "012",  # INSUFFICIENT_ACCOUNT_BALANCE
+    26: "014",  # VOLUME_LIMIT
+    27: "014",  # VOLUME_LIMIT_DAILY
+    28: "014",  # VOLUME_LIMIT_MONTHLY
+    29: "007",  # RECIPIENT_DOES_NOT_EXIST
+    100: "009",  # ROUTING_ERROR
+}
+UNKNOWN_STATUS = "001"
+
+
+def text_of(message: Message) -> str:
+    """The message as text: the One API takes characters, not our UCS-2 hex."""
+    if message.encoding is Encoding.UCS2:
+        return bytes.fromhex(message.payload).decode("utf-16-be")
+    return message.payload
+
+
+def refusal(message: Message) -> tuple[str, str] | None:
+    """(field, reason) for an option the One API cannot carry; None when it can send the message."""
+    if message.encoding is Encoding.BINARY:
+        field = "udh" if message.udh else "encoding"
+        return field, "the One API sends text only: binary data and udh are not available on this deployment"
+    if message.msg_type == FLASH:
+        return "msg_type", "the One API has no flash messages: SMS_FLASH is not available on this deployment"
+    if message.encoding is Encoding.UCS2 and is_gsm7(text_of(message)):
+        return "encoding", (
+            "the One API chooses the encoding from the text, and this text fits GSM-7, so it cannot be "
+            "forced to UCS-2: use encoding auto"
+        )
+    if message.validity is not None:
+        return "validity_minutes", (
+            "the One API's validity period is not supported on this deployment (not verified against its "
+            "reference): leave validity_minutes out"
+        )
+    if message.queue is not None:
+        return "priority", "the One API has no priority queues: leave priority out"
+    if message.callback not in (0, 3, 7):
+        return "callback", (
+            "the One API sends every status update its integration is set up for (intermediate and final); "
+            "it cannot select some of them per message: use callback 3 or 7, or leave it out"
+        )
+    return None
+
+
+def build_request(message: Message, numbers: Sequence[str], client_message_id: str) -> bytes:
+    """The one place that turns a message and up to 100 numbers into a One API request body."""
+    common: dict[str, str] = {
+        "channel": "sms",
+        "content": text_of(message),
+        "clientMessageId": client_message_id,
+    }
+    if message.sender:
+        common["from"] = message.sender
+    return json.dumps(
+        {"messages": [{**common, "to": to} for to in numbers]}, ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def _code(error: Any) -> int | None:
+    if not isinstance(error, Mapping):
+        return None
+    code = error.get("code")
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return code
+    if isinstance(code, str) and code.strip().isdigit():
+        return int(code)
+    return None
+
+
+def _description(error: Mapping[str, Any]) -> str:
+    return str(error.get("description") or "").strip()
+
+
+def judge_answer(numbers: Sequence[str], http_status: int, body: bytes) -> Verdict:
+    """Judge one One API answer: per-message results, a request-level error, or an ambiguous answer."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        document = None
+    if not isinstance(document, Mapping):
+        reason = f"HTTP {http_status} without a One API answer"
+        if http_status in RETRYABLE_HTTP_STATUSES:
+            return retry(reason)
+        return ambiguous(numbers, reason)
+    error = document.get("error")
+    if error is not None:
+        return _judge_request_error(numbers, http_status, error)
+    messages = document.get("messages")
+    if not isinstance(messages, list):
+        return ambiguous(numbers, f"HTTP {http_status}: a One API answer without messages")
+    return _judge_messages(numbers, messages)
+
+
+def _judge_request_error(numbers: Sequence[str], http_status: int, error: Any) -> Verdict:
+    code = _code(error)
+    if code is None:
+        return ambiguous(numbers, f"HTTP {http_status}: a request-level error we cannot read: {error!r:.200}")
+    description = _description(error)
+    reason = f"One API error {code}: {description}".rstrip(": ")
+    if code in RETRYABLE_ERRORS:
+        return retry(reason)  # a request-level error: no message of the request was processed
+    stop = JobStop(str(code), description) if code in ACCOUNT_ERRORS else None
+    return Verdict(False, reason, results_for(numbers, RecipientStatus.FAILED, str(code), description), stop)
+
+
+def _judge_messages(numbers: Sequence[str], messages: list[Any]) -> Verdict:
+    wanted = set(numbers)
+    by_number: dict[str, RecipientResult] = {}
+    unparsed: list[str] = []
+    stop: JobStop | None = None
+    for entry in messages:
+        result = _message_result(entry)
+        if result is None or result.to not in wanted or result.to in by_number:
+            # Never map by position: an entry we cannot attribute leaves its number unknown.
+            unparsed.append(json.dumps(entry, default=str)[:200])
+            continue
+        by_number[result.to] = result
+        if stop is None and result.error_code and int(result.error_code) in ACCOUNT_ERRORS:
+            stop = JobStop(result.error_code, result.error or "")
+    missing = "missing from Clickatell's answer; it may have been accepted, so it is not resent"
+    results = tuple(
+        by_number.get(to) or RecipientResult(to, RecipientStatus.UNKNOWN, error=missing) for to in numbers
+    )
+    return Verdict(False, "answered", results, stop, unparsed=tuple(unparsed))
+
+
+def _message_result(entry: Any) -> RecipientResult | None:
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("to"), str):
+        return None
+    to = entry["to"].strip().removeprefix("+")
+    accepted = entry.get("accepted")
+    api_message_id = entry.get("apiMessageId")
+    if accepted is True and isinstance(api_message_id, str) and api_message_id:
+        return RecipientResult(to, RecipientStatus.SUBMITTED, api_message_id)
+    code = _code(entry.get("error"))
+    if accepted is False and code is not None:
+        return RecipientResult(
+            to, RecipientStatus.FAILED, error_code=str(code), error=_description(entry["error"])
+        )
+    return None  # accepted without an id, or refused without a readable error: we cannot say
+
+
+def report_fields(callback: Any) -> dict[str, str] | None:
+    """A One API status callback -> the legacy report fields the delivery path reads; None when it is
+    not one (no `messageId` or no `to`: a legacy report, or nothing we can read).
+
+    Clickatell posts one JSON object per status update: `messageId`, `clientMessageId`, `to`,
+    `statusCode`, `status`, `timestamp` in milliseconds, and more we do not need.
+    """
+    if not isinstance(callback, Mapping):
+        return None
+    message_id, to = callback.get("messageId"), callback.get("to")
+    if not isinstance(message_id, str) or not message_id or not isinstance(to, str | int):
+        return None
+    code = _code({"code": callback.get("statusCode")})
+    fields = {
+        "apiMsgId": message_id,
+        "cliMsgId": str(callback.get("clientMessageId") or ""),
+        "to": str(to).strip().removeprefix("+"),
+        "status": STATUS_TO_LEGACY.get(code, UNKNOWN_STATUS) if code is not None else UNKNOWN_STATUS,
+    }
+    timestamp = callback.get("timestamp")
+    if isinstance(timestamp, int | float) and not isinstance(timestamp, bool) and timestamp > 0:
+        fields["timestamp"] = str(int(timestamp) // 1000)  # milliseconds; legacy reports carry seconds
+    return fields
