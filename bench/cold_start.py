@@ -50,6 +50,8 @@ def lambda_environment() -> dict[str, str]:
         "SchedulerRole.Arn": "arn:aws:iam::123456789012:role/bulksms-scheduler",
         "SendQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:bulksms-send",
         "SendDeadLetterQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:bulksms-send-dlq",
+        "WebhookQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/bulksms-webhooks",
+        "WebhookSigningSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bulksms/webhook",
     }
     env: dict[str, str] = {}
     for function in template.functions():

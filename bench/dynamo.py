@@ -30,7 +30,11 @@ def provision_tables(endpoint: str, prefix: str) -> dict[str, str]:
         template,
         endpoint,
         prefix=prefix,
-        secret_values={"ClickatellSecret": SIM_CREDENTIALS, "CallbackTokenSecret": {"token": "bench-token"}},
+        secret_values={
+            "ClickatellSecret": SIM_CREDENTIALS,
+            "CallbackTokenSecret": {"token": "bench-token"},
+            "WebhookSigningSecret": {"key": "bench-webhook-key"},
+        },
     )
     return dict(resources.refs)
 

@@ -141,7 +141,7 @@ def start_moto(workdir: Path, *, name: str = "moto") -> Child:
 
 def start_tls_simulator(workdir: Path, *, name: str = "tls-simulator") -> tuple[Child, Path]:
     """The simulator behind TLS (bench.tls_simulator) in its own process; returns it and its certificate."""
-    from bench.tls_simulator import make_certificate
+    from local.tls import make_certificate
 
     cert, key = make_certificate(workdir)
     child = spawn(

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 DEFAULT_API_KEY = "local-dev-key"
 DEFAULT_CALLBACK_TOKEN = "local-callback-token"
+DEFAULT_WEBHOOK_SIGNING_KEY = "local-webhook-signing-key"
 # The simulator's credentials for both APIs; the local ClickatellSecret holds them all.
 SIM_CREDENTIALS = {
     "user": "sim-user",
@@ -67,6 +68,7 @@ class StackConfig:
     sim_port: int = 8099
     api_key: str = DEFAULT_API_KEY
     callback_token: str = DEFAULT_CALLBACK_TOKEN
+    webhook_signing_key: str = DEFAULT_WEBHOOK_SIGNING_KEY
     sim_faults: dict[str, Any] = field(default_factory=dict)
     sim_seed: int | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
@@ -162,6 +164,7 @@ class LocalStack:
             secret_values={
                 "ClickatellSecret": SIM_CREDENTIALS,
                 "CallbackTokenSecret": {"token": config.callback_token},
+                "WebhookSigningSecret": {"key": config.webhook_signing_key},
             },
         )
         apply_environment(function_environment(self.template, self.resources))
@@ -236,9 +239,12 @@ class LocalStack:
         function = self.function(logical_id)
         return f"{self.api_url}{function.local_path}?token={self.config.callback_token}"
 
-    def _build_pollers(self) -> list[SqsPoller]:
+    def _build_pollers(self, only: str | None = None) -> list[SqsPoller]:
+        """A poller for every SQS trigger of the template (or of function `only`)."""
         pollers = []
         for function in self.template.functions():
+            if only is not None and function.logical_id != only:
+                continue
             for trigger in function.sqs_triggers:
                 queue_url = self.resources.queue_url(trigger.queue)
                 visibility = int(
@@ -272,6 +278,11 @@ class LocalStack:
         scheduler = client(self.endpoint, "scheduler")
         return LocalScheduler(scheduler, self._sqs, self.resources.refs[group], queues)
 
+    def poller(self, logical_id: str) -> SqsPoller:
+        """A poller for a function's queue that a test drives by hand (with `pollers=False`)."""
+        (poller,) = self._build_pollers(only=logical_id)
+        return poller
+
     def _build_stream_pollers(self) -> list[StreamPoller]:
         streams = MotoStreams(ACCOUNT, REGION, DYNAMODB_LOCK)
         pollers = []
@@ -293,8 +304,7 @@ class LocalStack:
         return sum(poller.drain() for poller in self.stream_pollers)
 
     def sender_poller(self) -> SqsPoller:
-        """A poller for the send queue that a test drives by hand (with `pollers=False`)."""
-        return self._build_pollers()[0]
+        return self.poller("SenderFunction")
 
     def _start_sweeper(self) -> None:
         for function in self.template.functions():

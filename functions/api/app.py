@@ -19,6 +19,7 @@ from bulksms.models import (
     JobsPage,
     JobView,
     RecipientsPage,
+    RejectedPage,
     SendAccepted,
     SendRequest,
     Suppression,
@@ -95,6 +96,15 @@ def list_recipients(
     page = runtime.store().recipients_page(job_id, status=status, limit=limit, token=next_token)
     items = [queries.recipient_view(item) for item in page.items]
     return RecipientsPage.model_validate({"items": items, "next_token": page.next_token})
+
+
+@app.get("/v1/messages/<job_id>/rejected")
+def list_rejected(job_id: JobId, limit: Limit = 100, next_token: NextToken = None) -> RejectedPage:
+    job = runtime.store().get_job(job_id)
+    if job is None:
+        raise NotFound("job")
+    page = runtime.store().rejected_page(job_id, int(job["rejected_count"]), limit=limit, token=next_token)
+    return RejectedPage.model_validate({"items": page.items, "next_token": page.next_token})
 
 
 @app.delete(

@@ -14,6 +14,7 @@ from bulksms import runtime
 from bulksms.adapters.queue import parse_message, parse_start
 from bulksms.service.pacing import send_message
 from bulksms.service.scheduling import start_job
+from bulksms.service.sending import RetryLater
 from bulksms.settings import settings
 
 logger = Logger()
@@ -28,9 +29,17 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
         return
     job_id, chunks = parse_message(record.body)
     logger.append_keys(job_id=job_id)
-    counts = send_message(
-        runtime.sender(), runtime.send_queue(), job_id, chunks, lambda_context.get_remaining_time_in_millis
-    )
+    try:
+        counts = send_message(
+            runtime.sender(),
+            runtime.send_queue(),
+            job_id,
+            chunks,
+            lambda_context.get_remaining_time_in_millis,
+        )
+    except RetryLater as later:  # out of time (the rate cap's hand-back does not raise)
+        runtime.send_queue().retry_in(record.receipt_handle, later.retry_after_s)
+        raise
     for status, count in counts.items():
         metrics.add_metric(name=f"Recipients{status.value.capitalize()}", unit="Count", value=count)
 

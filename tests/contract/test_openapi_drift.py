@@ -75,19 +75,21 @@ def test_errors_are_documented_as_the_api_answers_them(committed: dict[str, Any]
         # The handler checks any body's size and type before routing; API Gateway throttles.
         assert {"413", "415", "429"} <= set(responses), f"{method} {path}"
     post = committed["paths"]["/v1/messages"]["post"]["responses"]
-    assert {"202", "409", "413", "415"} <= set(post)
+    assert {"202", "409", "413", "415", "503"} <= set(post)
     assert post["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/SendAccepted")
     assert post["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/DryRunResult")
     listing = committed["paths"]["/v1/messages"]["get"]["responses"]["200"]
     assert listing["content"]["application/json"]["schema"]["$ref"].endswith("/JobsPage")
     assert "409" in committed["paths"]["/v1/messages/{job_id}"]["delete"]["responses"]
+    rejected = committed["paths"]["/v1/messages/{job_id}/rejected"]["get"]["responses"]["200"]
+    assert rejected["content"]["application/json"]["schema"]["$ref"].endswith("/RejectedPage")
 
 
 def test_api_key_is_required_on_every_message_route(committed: dict[str, Any]) -> None:
     scheme = committed["components"]["securitySchemes"]["apiKey"]
     assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "x-api-key"}
     message_routes = [op for _, path, op in _operations(committed) if path.startswith("/v1/messages")]
-    assert len(message_routes) == 5
+    assert len(message_routes) == 6  # POST, GET /v1/messages; GET, DELETE a job; recipients; rejected
     for operation in message_routes:
         assert operation["security"] == [{"apiKey": []}]
 

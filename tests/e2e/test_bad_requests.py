@@ -4,6 +4,7 @@ it reaches the send queue or Clickatell."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -48,7 +49,23 @@ BATTERY = {
     "binary text not hex": Bad({**GOOD, "encoding": "binary", "text": "XYZ"}, field="text"),
     "udh not hex": Bad({**GOOD, "encoding": "binary", "text": "0A0B", "udh": "XY"}, field="udh"),
     "udh without binary": Bad({**GOOD, "udh": "0605040B8423F0"}, field="udh"),
+    # The default local stack allows no private webhook host, as on AWS.
+    "callback URL to the simulator": Bad(
+        {**GOOD, "status_callback_url": "https://127.0.0.1:8099/_sim/reset"}, field="status_callback_url"
+    ),
+    "callback URL over http": Bad(
+        {**GOOD, "status_callback_url": "http://127.0.0.1:8099/_sim/reset"}, field="status_callback_url"
+    ),
+    "callback URL to the metadata service": Bad(
+        {**GOOD, "status_callback_url": "https://169.254.169.254/latest/"}, field="status_callback_url"
+    ),
     "body over 6 MB": Bad({**GOOD, "text": "a" * 7_000_000}, status=(413,), code="body_too_large"),
+    # 2.1 million characters, 6.3 MB: the limit counts bytes.
+    "6 MB of multi-byte text": Bad(
+        raw=json.dumps({**GOOD, "text": "€" * 2_100_000}, ensure_ascii=False).encode(),
+        status=(413,),
+        code="body_too_large",
+    ),
     # API Gateway's own limit: its answer is shaped by the template's DEFAULT_4XX gateway response.
     "body over 10 MB": Bad({**GOOD, "text": "a" * 11_000_000}, status=(413,)),
     "body sent as text/plain": Bad(GOOD, content_type="text/plain", status=(400, 415)),

@@ -50,8 +50,12 @@ def aws(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield
+    # Without resetting moto's backends, which an in-process local stack of an earlier test file on
+    # the same pytest worker keeps using (its table would vanish under it).
+    mock = mock_aws()
+    mock.start(reset=False)
+    yield
+    mock.stop(remove_data=False)
 
 
 def test_short_tags_become_long_form_and_dates_stay_strings(small: Path) -> None:
@@ -146,10 +150,13 @@ def test_table_definition_creates_the_table_with_ttl(tpl: LocalTemplate, aws: No
 
 def test_queue_definitions_create_queues_with_redrive(tpl: LocalTemplate, aws: None) -> None:
     queues = tpl.queue_definitions()
-    names = [q.logical_id for q in queues]
-    assert names.index("SendDeadLetterQueue") < names.index("SendQueue")  # target first
-    assert set(names) == {"SendDeadLetterQueue", "SendQueue", "CountsDeadLetterQueue"}
-    send = next(q for q in queues if q.logical_id == "SendQueue")
+    order = [q.logical_id for q in queues]
+    assert set(order) == {
+        "SendDeadLetterQueue", "SendQueue", "CountsDeadLetterQueue", "WebhookDeadLetterQueue", "WebhookQueue",
+    }  # fmt: skip
+    for queue, target in (("SendQueue", "SendDeadLetterQueue"), ("WebhookQueue", "WebhookDeadLetterQueue")):
+        assert order.index(target) < order.index(queue)  # the redrive target first
+    send = queues[order.index("SendQueue")]
     assert send.attributes == {
         "VisibilityTimeout": "720",
         "MessageRetentionPeriod": "345600",
@@ -182,7 +189,8 @@ def test_queue_definitions_create_queues_with_redrive(tpl: LocalTemplate, aws: N
 
 def test_queue_redrive_follows_the_parameter() -> None:
     queues = load_template(ROOT / "template.yaml", {"MaxReceiveCount": "2"}).queue_definitions()
-    assert {q.logical_id: q.redrive.max_receive_count for q in queues if q.redrive} == {"SendQueue": 2}
+    redrives = {q.logical_id: q.redrive.max_receive_count for q in queues if q.redrive}
+    assert redrives == {"SendQueue": 2, "WebhookQueue": 8}
 
 
 def test_secrets_can_be_created(tpl: LocalTemplate, aws: None) -> None:
@@ -237,8 +245,8 @@ def test_function_environment_is_resolved_with_refs(tpl: LocalTemplate) -> None:
         {
             "Table": "tbl",
             "SendQueue": "http://q",
+            "WebhookQueue": "http://w",
             "ClickatellSecret": "c",
-            "CallbackTokenSecret": "t",
             "ScheduleGroup": "grp",
             "SchedulerRole.Arn": "arn:role",
             "SendQueue.Arn": "arn:q",
@@ -248,6 +256,7 @@ def test_function_environment_is_resolved_with_refs(tpl: LocalTemplate) -> None:
     assert env["TABLE_NAME"] == "tbl"
     assert env["SCHEDULE_GROUP"] == "grp" and env["SCHEDULER_ROLE_ARN"] == "arn:role"
     assert env["CLICKATELL_SECRET_ID"] == "c"
+    assert env["WEBHOOK_QUEUE_URL"] == "http://w" and env["WEBHOOK_ALLOWED_HOSTS"] == ""
     assert env["CHUNK_LEASE_SECONDS"] == "180"
     assert all(isinstance(v, str) for v in env.values())
 

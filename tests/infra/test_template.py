@@ -18,6 +18,7 @@ CONTRACT_ROUTES = {
     ("GET", "/v1/messages"),
     ("GET", "/v1/messages/{job_id}"),
     ("GET", "/v1/messages/{job_id}/recipients"),
+    ("GET", "/v1/messages/{job_id}/rejected"),
     ("DELETE", "/v1/messages/{job_id}"),
     ("PUT", "/v1/suppressions/{number}"),
     ("GET", "/v1/suppressions/{number}"),
@@ -29,16 +30,12 @@ CONTRACT_ROUTES = {
 CALLBACK_PATH = "/v1/callbacks/clickatell"
 INBOUND_PATH = "/v1/inbound/clickatell"
 FUNCTIONS = {
-    "ApiFunction",
-    "SenderFunction",
-    "CallbackFunction",
-    "InboundFunction",
-    "SweeperFunction",
-    "CountsFunction",
-}
+    "ApiFunction", "SenderFunction", "CallbackFunction", "InboundFunction", "SweeperFunction",
+    "CountsFunction", "StatusCallbackFunction",
+}  # fmt: skip
 
 # SAM policy templates whose expansion names exact actions on the resource it is given.
-SCOPED_POLICY_TEMPLATES = {"DynamoDBCrudPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
+SCOPED_POLICY_TEMPLATES = {"AWSSecretsManagerGetSecretValuePolicy"}
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +85,9 @@ def test_memory_and_timeouts(tpl: LocalTemplate) -> None:
         "ApiFunction": (1024, 29),
         "SenderFunction": (512, 120),
         "CallbackFunction": (256, 10),
-        "InboundFunction": (256, 30),
+        "InboundFunction": (256, 10),
         "SweeperFunction": (256, 120),
+        "StatusCallbackFunction": (256, 15),
         "CountsFunction": (256, 60),
     }
 
@@ -116,29 +114,36 @@ def test_chunk_lease_outlasts_a_sender_invocation(tpl: LocalTemplate) -> None:
     assert int(sender.environment["CHUNK_LEASE_SECONDS"]) == sender.timeout_s + 60
 
 
-def test_redrive_to_dead_letter_queue_with_alarm(tpl: LocalTemplate) -> None:
-    policy = _props(tpl, "SendQueue")["RedrivePolicy"]
-    assert policy["deadLetterTargetArn"] == {"Fn::GetAtt": ["SendDeadLetterQueue", "Arn"]}
-    assert policy["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
-    dlq = _props(tpl, "SendDeadLetterQueue")
-    assert dlq["MessageRetentionPeriod"] == 1209600
-    assert dlq["MessageRetentionPeriod"] > _props(tpl, "SendQueue")["MessageRetentionPeriod"]
-    for lid in ("SendQueue", "SendDeadLetterQueue"):
+@pytest.mark.parametrize(
+    ("queue", "dlq", "alarm", "receives"),
+    [
+        ("SendQueue", "SendDeadLetterQueue", "DeadLetterAlarm", {"Ref": "MaxReceiveCount"}),
+        ("WebhookQueue", "WebhookDeadLetterQueue", "WebhookDeadLetterAlarm", 8),
+    ],
+)
+def test_redrive_to_dead_letter_queue_with_alarm(
+    tpl: LocalTemplate, queue: str, dlq: str, alarm: str, receives: Any
+) -> None:
+    policy = _props(tpl, queue)["RedrivePolicy"]
+    assert policy["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq, "Arn"]}
+    assert policy["maxReceiveCount"] == receives
+    dead = _props(tpl, dlq)
+    assert dead["MessageRetentionPeriod"] == 1209600
+    assert dead["MessageRetentionPeriod"] > _props(tpl, queue)["MessageRetentionPeriod"]
+    for lid in (queue, dlq):
         assert _props(tpl, lid)["SqsManagedSseEnabled"] is True
 
-    alarms = tpl.resources_of_type("AWS::CloudWatch::Alarm")
-    watched = {}
-    for alarm in alarms.values():
-        props = alarm["Properties"]
-        assert props["Namespace"] == "AWS/SQS"
-        assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        ((dimension),) = props["Dimensions"]
-        watched[dimension["Value"]["Fn::GetAtt"][0]] = props
-        assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
-        assert (props["Period"], props["EvaluationPeriods"]) == (60, 1)
-        assert props["TreatMissingData"] == "notBreaching"
-    # Every dead-letter queue has its alarm: the send queue's and the counts function's on-failure one.
-    assert set(watched) == {"SendDeadLetterQueue", "CountsDeadLetterQueue"}
+    props = _props(tpl, alarm)
+    assert props["Namespace"] == "AWS/SQS"
+    assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert (props["Period"], props["EvaluationPeriods"]) == (60, 1)
+    assert props["TreatMissingData"] == "notBreaching"
+    alarms = tpl.resources_of_type("AWS::CloudWatch::Alarm").values()
+    watched = {alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in alarms}
+    # Every dead-letter queue has its alarm.
+    assert watched == {"SendDeadLetterQueue", "CountsDeadLetterQueue", "WebhookDeadLetterQueue"}
 
 
 def test_counts_read_the_table_stream_in_order(tpl: LocalTemplate) -> None:
@@ -190,40 +195,116 @@ def test_no_wildcard_iam_actions(tpl: LocalTemplate) -> None:
             assert name == "Statement" or name in SCOPED_POLICY_TEMPLATES, (lid, name)
 
 
-def test_policies_are_scoped(tpl: LocalTemplate) -> None:
-    def grants(lid: str) -> list[dict[str, Any]]:
-        return _props(tpl, lid)["Policies"]
+def _grants(tpl: LocalTemplate, lid: str) -> tuple[set[tuple[str, str]], set[str]]:
+    """(action, resource) pairs of a function's statements, and the secrets it may read."""
+    pairs: set[tuple[str, str]] = set()
+    secrets: set[str] = set()
+    for policy in _props(tpl, lid)["Policies"]:
+        if "AWSSecretsManagerGetSecretValuePolicy" in policy:
+            secrets.add(policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"])
+            continue
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for resource in resources:
+                name = resource["Fn::GetAtt"][0] if "Fn::GetAtt" in resource else resource["Fn::Sub"]
+                pairs.update((action, name) for action in actions)
+    return pairs, secrets
 
-    table = {"DynamoDBCrudPolicy": {"TableName": {"Ref": "Table"}}}
-    send = {
-        "Statement": [
-            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["SendQueue", "Arn"]}}
-        ]
+
+def _on(resource: str, *actions: str) -> set[tuple[str, str]]:
+    return {(action, resource) for action in actions}
+
+
+WORKER = (
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+)
+
+
+SCHEDULES = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${ScheduleGroup}/*"
+
+
+def test_each_function_gets_only_the_actions_it_uses(tpl: LocalTemplate) -> None:
+    """Least privilege (issue 16): explicit actions per function, no DynamoDBCrudPolicy, no Scan."""
+    expected = {
+        "ApiFunction": (
+            _on("Table", *WORKER, "dynamodb:PutItem", "dynamodb:DeleteItem")
+            | _on("${Table.Arn}/index/jobs-by-created", "dynamodb:Query")
+            | _on("SendQueue", "sqs:SendMessage")
+            | _on(SCHEDULES, "scheduler:CreateSchedule", "scheduler:DeleteSchedule")
+            | _on("SchedulerRole", "iam:PassRole"),
+            set(),
+        ),
+        "SenderFunction": (
+            # A scheduled job's start and the rate cap's hand-back queue messages.
+            _on("Table", *WORKER) | _on("SendQueue", "sqs:ChangeMessageVisibility", "sqs:SendMessage"),
+            {"ClickatellSecret"},
+        ),
+        # Whoever finishes jobs (the counts function, the sweeper) queues their status callbacks.
+        "CountsFunction": (
+            _on("Table", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem")
+            | _on("CountsDeadLetterQueue", "sqs:SendMessage")
+            | _on("WebhookQueue", "sqs:SendMessage"),
+            set(),
+        ),
+        "SweeperFunction": (
+            _on("Table", *WORKER)
+            | _on("${Table.Arn}/index/active-jobs", "dynamodb:Query")
+            | _on("SendQueue", "sqs:SendMessage")
+            | _on("WebhookQueue", "sqs:SendMessage"),
+            set(),
+        ),
+        "CallbackFunction": (
+            _on("Table", "dynamodb:GetItem", "dynamodb:UpdateItem"),
+            {"CallbackTokenSecret"},
+        ),
+        "StatusCallbackFunction": (
+            _on("WebhookQueue", "sqs:ChangeMessageVisibility"),
+            {"WebhookSigningSecret"},
+        ),
+        # Its replies and suppression entries only (LeadingKeys, below), and the webhook queue.
+        "InboundFunction": (
+            _on("Table", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+            | _on("WebhookQueue", "sqs:SendMessage"),
+            {"CallbackTokenSecret"},
+        ),
     }
-    clickatell = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "ClickatellSecret"}}}
-    token = {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "CallbackTokenSecret"}}}
-    schedules = {
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
-                "Resource": {
-                    "Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}"
-                    ":schedule/${ScheduleGroup}/*"
-                },
-            },
-            {
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
-                "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            },
-        ]
+    assert {lid: _grants(tpl, lid) for lid in FUNCTIONS} == expected
+    # The API may delete only suppression entries and powertools' idempotency records (it does when a
+    # request fails early); the inbound function writes only its own items and suppression entries.
+    (delete,) = [
+        statement
+        for policy in _props(tpl, "ApiFunction")["Policies"]
+        for statement in policy.get("Statement", [])
+        if statement["Action"] == "dynamodb:DeleteItem"
+    ]
+    assert delete["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["idempotency#*", "SUPPRESSION#*"]}
     }
-    # Whoever can finish a job signs its status callback with the token secret.
-    assert grants("ApiFunction") == [table, send, token, schedules]
-    assert grants("SweeperFunction") == [table, send, token]
-    assert grants("SenderFunction") == [table, clickatell, token, send]
+    (inbound_writes,) = [
+        statement
+        for policy in _props(tpl, "InboundFunction")["Policies"]
+        for statement in policy.get("Statement", [])
+        if "dynamodb:PutItem" in statement["Action"]
+    ]
+    assert inbound_writes["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INBOUND", "SUPPRESSION#*"]}
+    }
+    # The API hands the scheduler role to EventBridge Scheduler only.
+    (pass_role,) = [
+        statement
+        for policy in _props(tpl, "ApiFunction")["Policies"]
+        for statement in policy.get("Statement", [])
+        if statement["Action"] == "iam:PassRole"
+    ]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
     scheduler_role = _props(tpl, "SchedulerRole")
     (trust,) = scheduler_role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
@@ -238,21 +319,15 @@ def test_policies_are_scoped(tpl: LocalTemplate) -> None:
             ],
         }
     ]
-    assert grants("CallbackFunction") == [table, token]
-    # Inbound writes its own items and suppression entries only, and reads nothing from the table.
-    inbound = {
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
-                "Condition": {
-                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INBOUND", "SUPPRESSION#*"]}
-                },
-            }
-        ]
-    }
-    assert grants("InboundFunction") == [inbound, token]
+
+
+def test_the_public_callback_function_has_reserved_concurrency_by_default(tpl: LocalTemplate) -> None:
+    assert int(tpl.parameters["CallbackMaxConcurrency"]) > 0
+    assert tpl.condition("LimitCallbacks")
+    assert tpl.resolve(_props(tpl, "CallbackFunction")["ReservedConcurrentExecutions"]) == "20"
+    assert not load_template(ROOT / "template.yaml", {"CallbackMaxConcurrency": "0"}).condition(
+        "LimitCallbacks"
+    )
 
 
 def test_secrets_are_generated_not_parameters(tpl: LocalTemplate) -> None:
@@ -261,7 +336,7 @@ def test_secrets_are_generated_not_parameters(tpl: LocalTemplate) -> None:
         assert not any(word in lowered for word in ("password", "secret", "token", "apiid", "user")), name
         assert spec.get("NoEcho") is not True, name
     secrets = {s.logical_id: s for s in tpl.secrets()}
-    assert set(secrets) == {"ClickatellSecret", "CallbackTokenSecret"}
+    assert set(secrets) == {"ClickatellSecret", "CallbackTokenSecret", "WebhookSigningSecret"}
     assert json.loads(secrets["ClickatellSecret"].initial_value("pw")) == {
         "user": "REPLACE_ME",
         "api_id": "REPLACE_ME",
@@ -270,9 +345,17 @@ def test_secrets_are_generated_not_parameters(tpl: LocalTemplate) -> None:
     assert "put-secret-value" in secrets["ClickatellSecret"].description
     assert secrets["CallbackTokenSecret"].generate_key == "token"
     assert _props(tpl, "CallbackTokenSecret")["GenerateSecretString"]["PasswordLength"] >= 32
+    assert secrets["WebhookSigningSecret"].generate_key == "key"
+    assert _props(tpl, "WebhookSigningSecret")["GenerateSecretString"]["PasswordLength"] >= 32
     env = tpl.document["Globals"]["Function"]["Environment"]["Variables"]
     assert env["CLICKATELL_SECRET_ID"] == {"Ref": "ClickatellSecret"}
-    assert env["CALLBACK_TOKEN_SECRET_ID"] == {"Ref": "CallbackTokenSecret"}
+    # Each of the other secrets only where it is used: the token signs nothing any more.
+    assert "CALLBACK_TOKEN_SECRET_ID" not in env
+    assert tpl.function("CallbackFunction").environment["CALLBACK_TOKEN_SECRET_ID"] == {
+        "Ref": "CallbackTokenSecret"
+    }
+    webhooks = tpl.function("StatusCallbackFunction").environment
+    assert webhooks["WEBHOOK_SIGNING_SECRET_ID"] == {"Ref": "WebhookSigningSecret"}
 
 
 def test_contract_routes_on_api_function_with_api_key(tpl: LocalTemplate) -> None:
@@ -325,6 +408,7 @@ def test_environment_matches_settings(tpl: LocalTemplate) -> None:
         "Table": "t", "SendQueue": "http://q", "ClickatellSecret": "arn:c", "CallbackTokenSecret": "arn:t",
         "ScheduleGroup": "g", "SchedulerRole.Arn": "arn:r", "SendQueue.Arn": "arn:q",
         "SendDeadLetterQueue.Arn": "arn:d",
+        "WebhookQueue": "http://w", "WebhookSigningSecret": "arn:w",
     }  # fmt: skip
     for fn in tpl.functions():
         env = tpl.function_environment(fn, refs)
@@ -342,7 +426,7 @@ def test_clickatell_api_one_sets_the_environment_and_asks_for_an_api_key() -> No
     refs = {
         "Table": "t", "SendQueue": "http://q", "ClickatellSecret": "arn:c", "CallbackTokenSecret": "arn:t",
         "ScheduleGroup": "g", "SchedulerRole.Arn": "arn:r", "SendQueue.Arn": "arn:q",
-        "SendDeadLetterQueue.Arn": "arn:d",
+        "SendDeadLetterQueue.Arn": "arn:d", "WebhookQueue": "http://w", "WebhookSigningSecret": "arn:w",
     }  # fmt: skip
     for fn in tpl.functions():
         assert tpl.function_environment(fn, refs)["CLICKATELL_API"] == "one"
@@ -363,7 +447,8 @@ def test_parameters(tpl: LocalTemplate) -> None:
 def test_outputs(tpl: LocalTemplate) -> None:
     assert set(tpl.document["Outputs"]) == {
         "ApiUrl", "ApiKeyId", "CallbackUrl", "InboundUrl", "TableName", "SendQueueUrl", "SendQueueName",
-        "DeadLetterQueueUrl", "ClickatellSecretArn", "CallbackTokenSecretArn",
+        "DeadLetterQueueUrl", "ClickatellSecretArn", "CallbackTokenSecretArn", "WebhookSigningSecretArn",
+        "WebhookDeadLetterQueueUrl",
     }  # fmt: skip
     outputs = tpl.document["Outputs"]
     assert outputs["ApiKeyId"]["Value"] == {"Ref": "ApiApiKey"}  # SAM's name for the PER_API key
@@ -383,6 +468,7 @@ SAMPLE_EVENTS = [
     ("CallbackFunction", "callback_post.json", "LambdaFunctionUrlModel"),
     ("InboundFunction", "inbound_post.json", "LambdaFunctionUrlModel"),
     ("SweeperFunction", "sweeper_schedule.json", "EventBridgeModel"),
+    ("StatusCallbackFunction", "sqs_status_callback.json", "SqsModel"),
     ("CountsFunction", "dynamodb_recipient_changes.json", "DynamoDBStreamModel"),
 ]
 
@@ -407,3 +493,15 @@ def test_sample_events_have_the_trigger_shape(
 
 def test_every_function_has_a_sample_event() -> None:
     assert {function for function, _, _ in SAMPLE_EVENTS} == FUNCTIONS
+
+
+def test_status_callback_function_event_source(tpl: LocalTemplate) -> None:
+    (trigger,) = tpl.function("StatusCallbackFunction").sqs_triggers
+    assert trigger.queue == "WebhookQueue" and trigger.reports_batch_item_failures
+    event = _props(tpl, "StatusCallbackFunction")["Events"][trigger.event_id]["Properties"]
+    assert event["BatchSize"] == 1  # one callback per invocation: a slow endpoint holds up no other
+    assert event["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "WebhookMaxConcurrency"}
+    timeout = tpl.function("StatusCallbackFunction").timeout_s
+    assert int(_props(tpl, "WebhookQueue")["VisibilityTimeout"]) >= 6 * timeout
+    assert int(tpl.document["Parameters"]["WebhookDeadlineSeconds"]["MaxValue"]) < timeout
+    assert tpl.parameters["WebhookAllowedHosts"] == ""  # public addresses only, by default

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.aws_env import client, clients
+from local.aws_env import ACCOUNT, REGION, client, clients
 from local.stack import LocalStack, StackConfig
+from local.tls import make_certificate
+from tests.integration.webhooks import Receiver
 
 API_KEY = "test-key"
 
@@ -55,7 +58,7 @@ def stack() -> Iterator[LocalStack]:
 @pytest.fixture
 def fresh(stack: LocalStack) -> LocalStack:
     """Empty table and queues, and a simulator with no faults and no history, for each test."""
-    dynamodb, sqs, _ = clients(stack.endpoint)
+    dynamodb = clients(stack.endpoint)[0]
     table = stack.resources.refs["Table"]
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
         for start in range(0, len(page["Items"]), 25):
@@ -64,16 +67,15 @@ def fresh(stack: LocalStack) -> LocalStack:
                     table: [{"DeleteRequest": {"Key": item}} for item in page["Items"][start : start + 25]]
                 }
             )
-    for logical_id in ("SendQueue", "SendDeadLetterQueue", "CountsDeadLetterQueue"):
-        url = stack.resources.queue_url(logical_id)
-        # PurgeQueue may run once a minute; receive-and-delete has no such limit.
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
-            "Messages"
-        ):
-            sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
+    # Messages in flight too (a status callback waiting out its backoff): purged in moto directly,
+    # as PurgeQueue through the API may run once a minute.
+    from moto.sqs.models import sqs_backends
+
+    backend = sqs_backends[ACCOUNT][REGION]
+    for queue in stack.template.queue_definitions():
+        name = stack.resources.refs[f"{queue.logical_id}.QueueName"]
+        backend.get_queue(name).last_purged_at = None
+        backend.purge_queue(name)
     scheduler = client(stack.endpoint, "scheduler")
     group = stack.resources.refs["ScheduleGroup"]
     for schedule in scheduler.list_schedules(GroupName=group)["Schedules"]:
@@ -103,3 +105,31 @@ def drain(fresh: LocalStack) -> Any:
         raise AssertionError("send queue still not empty")
 
     return run
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1: (cert, key)."""
+    return make_certificate(tmp_path_factory.mktemp("webhook-tls"))
+
+
+@pytest.fixture
+def webhook_env(certificate: tuple[Path, Path]) -> Iterator[None]:
+    """The deployment allows 127.0.0.1 as a webhook host (as a test deployment would, through the
+    WebhookAllowedHosts parameter) and trusts the test certificate; settings rebuilt, then restored."""
+    from tests.integration.faults import reset_caches
+
+    environment = pytest.MonkeyPatch()
+    environment.setenv("WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
+    environment.setenv("WEBHOOK_CA_FILE", str(certificate[0]))
+    reset_caches()
+    yield
+    environment.undo()
+    reset_caches()
+
+
+@pytest.fixture
+def receiver(webhook_env: None, certificate: tuple[Path, Path]) -> Iterator[Receiver]:
+    server = Receiver(certificate)
+    yield server
+    server.close()

@@ -49,7 +49,7 @@ def harness(stack: LocalStack) -> Iterator[None]:
     from moto.sqs.models import sqs_backends
 
     backend = sqs_backends[ACCOUNT][REGION]
-    for logical_id in ("SendQueue", "SendDeadLetterQueue"):
+    for logical_id in (queue.logical_id for queue in stack.template.queue_definitions()):
         if stack.queue_depth(logical_id):
             name = stack.resources.refs[f"{logical_id}.QueueName"]
             backend.get_queue(name).last_purged_at = None  # PurgeQueue is allowed once a minute

@@ -147,3 +147,19 @@ def test_a_method_or_path_the_api_lacks_is_api_gateways_403(
         "field": None,
     }
     assert_nothing_happened(fresh)
+
+
+@pytest.mark.parametrize("encoded", [False, True], ids=["utf-8 text", "base64"])
+def test_the_body_limit_counts_bytes_not_characters(api: Any, fresh: LocalStack, encoded: bool) -> None:
+    """2.1 million euro signs are 2.1 million characters but 6.3 MB on the wire: over the limit."""
+    body = json.dumps({**GOOD, "text": "€" * 2_100_000}, ensure_ascii=False).encode()
+    assert len(body.decode()) < 6_000_000 < len(body)
+    # A byte that is not UTF-8 makes the local gateway pass the body base64-encoded, as API Gateway does.
+    raw = body + b"\xff" if encoded else body
+
+    code, answer = api.call("POST", "/v1/messages", raw=raw)
+
+    assert code == 413, answer
+    assert answer["error"]["code"] == "body_too_large"
+    assert str(len(raw)) in answer["error"]["message"]
+    assert_nothing_happened(fresh)

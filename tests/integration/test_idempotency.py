@@ -3,18 +3,22 @@ and creates nothing; the same key with another body is a 409; concurrent duplica
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from local.aws_env import client
 from local.stack import LocalStack
 from tests.integration.faults import (  # noqa: F401 - fixtures
     check_every_number_once,
     harness,
     job_items,
     numbers,
+    table,
     wire,
 )
 
@@ -146,3 +150,166 @@ def test_concurrent_duplicates_create_exactly_one_job_and_each_number_is_sent_on
     # After the race, the key answers with the first answer.
     status, answer = post(api, BODY, "key-race")
     assert status == 202 and answer["job_id"] == job_id
+
+
+# ---- issue 16: a record that always fits, and a job that is never made twice -----------------------
+
+
+class Crash(BaseException):
+    """A process that dies (timeout, out of memory): no handler runs, powertools' included."""
+
+
+def idempotency_records(stack: LocalStack) -> list[dict[str, Any]]:
+    """Powertools' records: the table's items that are not under a job's key."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "FilterExpression": "NOT begins_with(pk, :job)",
+        "ExpressionAttributeValues": {":job": "JOB#"},
+    }
+    while True:
+        page = table(stack).scan(**kwargs)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def expire_in_progress(stack: LocalStack) -> None:
+    """What the Lambda timeout running out does to an in-progress record, now."""
+    for record in idempotency_records(stack):
+        if record["status"] == "INPROGRESS":
+            table(stack).update_item(
+                Key={"pk": record["pk"], "sk": record["sk"]},
+                UpdateExpression="SET in_progress_expiration = :past",
+                ExpressionAttributeValues={":past": 1},
+            )
+
+
+def six_megabytes() -> dict[str, Any]:
+    """A body of exactly the 6 MB limit: 600 numbers and 99,400 rejected multi-byte inputs."""
+    body: dict[str, Any] = {"to": numbers(600), "text": "Your code is 1234"}
+    body["to"] += [f"{'😀' * 12}{i}" for i in range(99_399)]
+    room = 6_000_000 - len(json.dumps(body, ensure_ascii=False).encode()) - len(', ""')
+    body["to"].append("x" * room)
+    assert len(json.dumps(body, ensure_ascii=False).encode()) == 6_000_000
+    return body
+
+
+@pytest.mark.timeout(120)
+def test_a_body_at_the_6_mb_limit_keeps_a_small_record_and_its_replay(api: Any, fresh: LocalStack) -> None:
+    body = six_megabytes()
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    headers = {"Idempotency-Key": "key-6mb"}
+
+    status, first = api.call("POST", "/v1/messages", raw=raw, headers=headers)
+
+    assert status == 202, first
+    assert first["accepted"] == 600 and first["rejected_count"] == 99_400
+    (record,) = idempotency_records(fresh)
+    assert record["status"] == "COMPLETED"
+    assert json.loads(record["data"]) == {"job_id": first["job_id"]}
+    print(f"\n6 MB body: idempotency record of {len(json.dumps(record, default=str))} bytes")
+    assert api.call("POST", "/v1/messages", raw=raw, headers=headers) == (202, first)
+    assert [job["job_id"] for job in job_items(fresh)] == [first["job_id"]]
+    assert fresh.queue_depth() == 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("when", ["before queueing", "after queueing"])
+def test_a_crash_between_creating_the_job_and_completing_the_record_sends_once(
+    api: Any, fresh: LocalStack, drain: Any, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    from bulksms.adapters.queue import SendQueue
+
+    original = SendQueue.enqueue
+
+    def dying_enqueue(self: SendQueue, job_id: str, groups: Any) -> None:
+        if when == "after queueing":
+            original(self, job_id, groups)
+        raise Crash
+
+    monkeypatch.setattr(SendQueue, "enqueue", dying_enqueue)
+    with pytest.raises(Crash):
+        post(api, BODY, "key-crash")
+    monkeypatch.undo()
+    (job,) = job_items(fresh)
+    status, answer = post(api, BODY, "key-crash")  # the dead run's record is still in progress
+    assert (status, answer["error"]["code"]) == (409, "idempotency_in_progress")
+
+    expire_in_progress(fresh)
+    status, answer = post(api, BODY, "key-crash")
+
+    assert status == 202, answer
+    assert answer["job_id"] == job["job_id"]
+    assert [item["job_id"] for item in job_items(fresh)] == [job["job_id"]]
+    drain()
+    done, _ = check_every_number_once(fresh, api, job["job_id"], BODY["to"])
+    assert done["status"] == "completed"
+    stats = fresh.simulator.stats()
+    assert stats["recipients_accepted"] == 1500 and stats["duplicate_sends"] == 0
+    assert post(api, BODY, "key-crash") == (202, answer)
+
+
+def test_a_queue_failure_after_the_job_was_created_completes_the_record(
+    api: Any, fresh: LocalStack, drain: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job is stopped (never sent) and the record completed: every retry gets the same 503 naming
+    the job, none creates another."""
+    from bulksms.adapters.queue import SendQueue
+
+    def refused(self: SendQueue, job_id: str, groups: Any) -> None:
+        raise RuntimeError("SQS refused 1 messages after 5 attempts")
+
+    monkeypatch.setattr(SendQueue, "enqueue", refused)
+    first = post(api, BODY, "key-sqs-down")
+    monkeypatch.undo()
+
+    assert first[0] == 503, first
+    assert first[1]["error"]["code"] == "unavailable"
+    (job,) = job_items(fresh)
+    assert job["job_id"] in first[1]["error"]["message"]
+    assert job["stop"]["code"] == "QUEUE_UNAVAILABLE"
+    (record,) = idempotency_records(fresh)
+    assert record["status"] == "COMPLETED"
+    assert post(api, BODY, "key-sqs-down") == first
+    assert len(job_items(fresh)) == 1
+    drain()
+    assert fresh.simulator.stats()["requests"] == 0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("when", ["before scheduling", "after scheduling"])
+def test_a_crash_around_scheduling_a_job_leaves_one_job_with_one_schedule(
+    api: Any, fresh: LocalStack, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """The re-run of a scheduled job's request creates its schedule if the dead run did not (and
+    finds it if it did): never a second job, never a job that no schedule starts."""
+    from bulksms.adapters.scheduler import JobScheduler
+
+    original = JobScheduler.schedule_start
+
+    def dying_schedule_start(self: JobScheduler, job_id: str, at: Any) -> None:
+        if when == "after scheduling":
+            original(self, job_id, at)
+        raise Crash
+
+    send_at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    body = {**BODY, "send_at": send_at}
+    monkeypatch.setattr(JobScheduler, "schedule_start", dying_schedule_start)
+    with pytest.raises(Crash):
+        post(api, body, "key-sched-crash")
+    monkeypatch.undo()
+    (job,) = job_items(fresh)
+    expire_in_progress(fresh)
+
+    status, answer = post(api, body, "key-sched-crash")
+
+    assert status == 202, answer
+    assert (answer["job_id"], answer["status"]) == (job["job_id"], "scheduled")
+    assert [item["job_id"] for item in job_items(fresh)] == [job["job_id"]]
+    group = fresh.resources.refs["ScheduleGroup"]
+    names = [
+        s["Name"] for s in client(fresh.endpoint, "scheduler").list_schedules(GroupName=group)["Schedules"]
+    ]
+    assert names == [f"job-{job['job_id']}"]
+    assert post(api, body, "key-sched-crash") == (202, answer)

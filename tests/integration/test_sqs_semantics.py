@@ -4,9 +4,11 @@ visibility timeout, and the dead-letter queue after maxReceiveCount receives (de
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from local.context import LocalContext
 from local.events import sqs_event
@@ -42,10 +44,12 @@ def _max_receive_count(stack: LocalStack) -> int:
     return queue.redrive.max_receive_count
 
 
-def _invoke_sender(stack: LocalStack, messages: list[dict[str, Any]]) -> dict[str, Any]:
+def _invoke_sender(
+    stack: LocalStack, messages: list[dict[str, Any]], timeout_s: float | None = None
+) -> dict[str, Any]:
     """The sender handler called directly with an SQS event, as the event source mapping does."""
     function = stack.function("SenderFunction")
-    context = LocalContext(function.logical_id, function.memory_mb, function.timeout_s)
+    context = LocalContext(function.logical_id, function.memory_mb, timeout_s or function.timeout_s)
     answer: dict[str, Any] = load_handler(function)(
         sqs_event(stack.resources.queue_arn("SendQueue"), messages), context
     )
@@ -147,3 +151,38 @@ def test_a_transient_failure_fails_only_its_own_message_and_the_redelivery_finis
     stats = fresh.simulator.stats()
     assert stats["requests"] == 2 and stats["duplicate_sends"] == 0
     assert fresh.queue_depth() == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_deferred_message_comes_back_in_seconds_not_after_the_visibility_timeout(
+    api: Any, fresh: LocalStack
+) -> None:
+    """An invocation without time to finish a chunk leaves the chunks pending; the message must come
+    back soon (the queue's visibility timeout is 720 s), and then sends them."""
+    to = numbers(600)
+    status, accepted = api.call("POST", "/v1/messages", {"to": to, "text": "hello"})
+    assert status == 202
+    batch = receive(fresh)
+    (message,) = batch
+
+    # 10 s left: less than one chunk's worst case, so nothing is started. Every record of the batch
+    # failed, so the invocation fails (powertools), as the event source mapping sees it.
+    with pytest.raises(BatchProcessingError):
+        _invoke_sender(fresh, batch, timeout_s=10)
+
+    assert fresh.simulator.stats()["requests"] == 0
+    visibility = int(
+        sqs(fresh).get_queue_attributes(
+            QueueUrl=fresh.resources.queue_url("SendQueue"), AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]["VisibilityTimeout"]
+    )
+    assert visibility == 720
+    deadline = time.monotonic() + 30  # a bound for the test, far below the 720 s it would otherwise take
+    again: list[dict[str, Any]] = []
+    while not again and time.monotonic() < deadline:
+        time.sleep(0.5)
+        again = receive(fresh)
+    assert [m["MessageId"] for m in again] == [message["MessageId"]], "still invisible after 30 s"
+    assert _invoke_sender(fresh, again) == {"batchItemFailures": []}
+    job, _ = check_every_number_once(fresh, api, accepted["job_id"], to)
+    assert job["status"] == "completed"

@@ -5,22 +5,32 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.functions import load_handler
 from local.stack import LocalStack
+from local.tls import make_certificate
 from tests.contract.conftest import API_KEY, isolated_stack, table_items
 
 __all__ = ["API_KEY", "LogTap", "secured_stack", "table_items", "tap_logs"]
 
 
 @pytest.fixture(scope="module")
-def secured_stack() -> Iterator[LocalStack]:
-    with isolated_stack() as stack:
+def webhook_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The status-callback receiver's certificate (on 127.0.0.1, which the stack allows)."""
+    return make_certificate(tmp_path_factory.mktemp("webhook-tls"))
+
+
+@pytest.fixture(scope="module")
+def secured_stack(webhook_certificate: tuple[Path, Path]) -> Iterator[LocalStack]:
+    with isolated_stack(parameter_overrides={"WebhookAllowedHosts": "127.0.0.1"}) as stack:
+        os.environ["WEBHOOK_CA_FILE"] = str(webhook_certificate[0])  # isolated_stack restores the environment
         # Import the handlers now, outside any test's capture: powertools loggers keep the stream
         # they were created with, and a test's capture stream is closed when the test ends.
         for function in stack.template.functions():

@@ -71,9 +71,9 @@ def _call(
 
 
 def test_every_operation_is_secured() -> None:
-    # Jobs (5: POST and GET /v1/messages, GET and DELETE a job, its recipients), the suppression
-    # list (5) and inbound messages (1): every route of the REST API.
-    assert len(OPERATIONS) == 11, OPERATIONS
+    # Jobs (6: POST and GET /v1/messages, GET and DELETE a job, its recipients, its rejected inputs),
+    # the suppression list (5) and inbound messages (1): every route of the REST API.
+    assert len(OPERATIONS) == 12, OPERATIONS
 
 
 @pytest.mark.parametrize("credentials", list(BAD_CREDENTIALS), ids=list(BAD_CREDENTIALS))

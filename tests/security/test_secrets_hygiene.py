@@ -21,6 +21,7 @@ import pytest
 
 from local.aws_env import clients
 from local.stack import SIM_CREDENTIALS, LocalStack
+from local.tls import server_context
 from tests.security.conftest import API_KEY, LogTap, table_items, tap_logs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,8 +57,11 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[ThreadingHTTPServer]:
+def receiver(webhook_certificate: tuple[Path, Path]) -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    server.socket = server_context(*webhook_certificate).wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=False
+    )
     server.received = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -135,7 +139,7 @@ def job_run(secured_stack: LocalStack, receiver: ThreadingHTTPServer) -> Iterato
         "text": TEXT,
         "callback": 3,
         "client_reference": "hygiene",
-        "status_callback_url": f"http://127.0.0.1:{receiver.server_port}/done",
+        "status_callback_url": f"https://127.0.0.1:{receiver.server_port}/done",
     }
     with tap_logs() as tap:
         status, accepted = _api(stack, "POST", "/v1/messages", request)
@@ -149,9 +153,10 @@ def job_run(secured_stack: LocalStack, receiver: ThreadingHTTPServer) -> Iterato
         assert status == 200 and len(page["items"]) == len(RECIPIENTS), page
         status, _ = _api(stack, "DELETE", f"/v1/messages/{job_id}")
         assert status == 409
+        webhooks = stack.poller("StatusCallbackFunction")
         deadline = time.monotonic() + 10
         while not receiver.received and time.monotonic() < deadline:  # type: ignore[attr-defined]
-            time.sleep(0.05)
+            webhooks.poll_once(wait_s=1)
     assert stack.simulator.stats()["recipients_accepted"] == len(RECIPIENTS)
     yield JobRun(
         job_id=job_id,
@@ -162,6 +167,11 @@ def job_run(secured_stack: LocalStack, receiver: ThreadingHTTPServer) -> Iterato
         items=table_items(stack),
         status_callbacks=list(receiver.received),  # type: ignore[attr-defined]
     )
+
+
+def _tokens(stack: LocalStack) -> tuple[str, str]:
+    """The callback token and the webhook signing key."""
+    return stack.config.callback_token, stack.config.webhook_signing_key
 
 
 def _contains(haystack: str, *needles: str) -> list[str]:
@@ -183,14 +193,14 @@ def test_no_log_line_holds_a_credential_the_message_text_or_a_token(
 ) -> None:
     captured = capfd.readouterr()
     everything = "\n".join([job_run.log_text, captured.out, captured.err, caplog.text])
-    leaked = _contains(everything, PASSWORD, USER, TEXT, secured_stack.config.callback_token, API_KEY)
+    leaked = _contains(everything, PASSWORD, USER, TEXT, *_tokens(secured_stack), API_KEY)
     assert not leaked, f"in the logs: {leaked}"
     assert not API_ID_LABELLED.search(everything), "the Clickatell api_id is in the logs"
 
 
 def test_no_queued_message_holds_a_credential(job_run: JobRun, secured_stack: LocalStack) -> None:
     for body in job_run.queued_messages:
-        assert not _contains(body, PASSWORD, USER, secured_stack.config.callback_token, API_KEY), body
+        assert not _contains(body, PASSWORD, USER, *_tokens(secured_stack), API_KEY), body
         assert not API_ID_LABELLED.search(body), body
         assert API_ID not in _values(json.loads(body)), body
 
@@ -210,7 +220,7 @@ def test_no_table_item_holds_a_credential(job_run: JobRun, secured_stack: LocalS
     )
     for item in job_run.items:
         flat = json.dumps(item)
-        leaked = _contains(flat, PASSWORD, USER, secured_stack.config.callback_token, API_KEY)
+        leaked = _contains(flat, PASSWORD, USER, *_tokens(secured_stack), API_KEY)
         assert not leaked, f"{leaked} in {item.get('pk')} {item.get('sk')}"
         assert API_ID not in _values(item) and not API_ID_LABELLED.search(flat), item.get("sk")
 
@@ -219,8 +229,7 @@ def test_status_callback_is_signed_without_revealing_the_key(
     job_run: JobRun, secured_stack: LocalStack
 ) -> None:
     headers, body = job_run.status_callbacks[0]
-    token = secured_stack.config.callback_token
-    assert not _contains(json.dumps(headers) + body.decode(), token, PASSWORD, USER, TEXT)
+    assert not _contains(json.dumps(headers) + body.decode(), *_tokens(secured_stack), PASSWORD, USER, TEXT)
     assert any(name.lower() == "x-bulksms-signature" for name in headers)
 
 

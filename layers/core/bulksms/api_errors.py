@@ -70,10 +70,9 @@ def reject_unusable_body(event: dict[str, Any], limit: int) -> dict[str, Any] | 
     """A proxy answer for a body we will not parse: over `limit` bytes (413), not JSON (415), or not
     UTF-8 (400). Checked before validation, which would read a form body as fields."""
     body = event.get("body") or ""
-    if len(body) > limit:
-        message = (
-            f"the body is {len(body)} bytes; the limit is {limit}. Split the recipients into several jobs"
-        )
+    size = body_bytes(body, bool(event.get("isBase64Encoded")))
+    if size > limit:
+        message = f"the body is {size} bytes; the limit is {limit}. Split the recipients into several jobs"
         return _proxy_error(413, "body_too_large", message)
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -87,6 +86,13 @@ def reject_unusable_body(event: dict[str, Any], limit: int) -> dict[str, Any] | 
         except (binascii.Error, UnicodeDecodeError):
             return _proxy_error(400, "invalid_json", "the body must be JSON text in UTF-8")
     return None
+
+
+def body_bytes(body: str, is_base64: bool) -> int:
+    """The body's size on the wire, as API Gateway and Lambda count it: UTF-8 bytes, not characters."""
+    if is_base64:
+        return len(body) * 3 // 4 - body[-2:].count("=")
+    return len(body.encode("utf-8", "surrogatepass"))
 
 
 def _proxy_error(status: int, code: str, message: str) -> dict[str, Any]:

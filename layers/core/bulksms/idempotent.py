@@ -1,12 +1,23 @@
 """Idempotent submission for the API: the same Idempotency-Key and body within 24 h return the first
-answer and create no job; the same key with another body is a conflict. Only the API imports this."""
+answer and create no job; the same key with another body is a conflict. Only the API imports this.
+
+The powertools record holds only `{"job_id"}`: the answer is rebuilt from the job, so the record fits
+a DynamoDB item whatever the body's size. Nothing raises once the job exists, so the record is always
+completed. A process that dies in between (timeout, out of memory) leaves the record in progress;
+when it expires the request runs again, and finds the job it had created: the job id is derived from
+the key and the body, so the run cannot create a second job.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cache
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -15,13 +26,21 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from bulksms import runtime
 from bulksms.adapters import aws
+from bulksms.domain.status import JobStatus
 from bulksms.models import SendRequest
-from bulksms.service.submission import Limits, dry_run, submit
+from bulksms.service.jobs import age_seconds, requeue_pending
+from bulksms.service.submission import Limits, accepted_answer, dry_run, submit
 from bulksms.settings import settings
 
+logger = Logger(child=True)
+
+WINDOW_S = 86_400
 IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="key", payload_validation_jmespath="request", expires_after_seconds=86_400
+    event_key_jmespath="key", payload_validation_jmespath="request", expires_after_seconds=WINDOW_S
 )
+# A job younger than this, found under the id a run derives, was made by an earlier run of the same
+# record (one that died): the record is created before the job and lives WINDOW_S.
+_SAME_RECORD_S = WINDOW_S - 120
 
 
 @cache
@@ -38,14 +57,61 @@ def _submit_once() -> Callable[..., dict[str, Any]]:
         data_keyword_argument="submission", config=IDEMPOTENCY, persistence_store=persistence
     )
     def submit_once(submission: dict[str, Any]) -> dict[str, Any]:
-        return _submit(SendRequest.model_validate(submission["request"]))
+        request = SendRequest.model_validate(submission["request"])
+        job_id, earlier = _job_for(submission["key"], submission["request"])
+        if earlier is None:
+            _submit(request, job_id)
+        else:
+            _resume(earlier)
+        return {"job_id": job_id}
 
     return submit_once
 
 
-def _submit(request: SendRequest) -> dict[str, Any]:
+def _submit(request: SendRequest, job_id: str | None = None) -> str:
     return submit(
-        request, runtime.store(), runtime.send_queue(), limits(), runtime.scheduler(), runtime.suppressions()
+        request,
+        runtime.store(),
+        runtime.send_queue(),
+        limits(),
+        runtime.scheduler(),
+        runtime.suppressions(),
+        job_id=job_id,
+    )
+
+
+def _job_for(key: str, request: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """The id this run's job gets, and the job if an earlier run of the same record created it.
+
+    Ids are numbered per key and body: a job older than the record is an earlier 24 h window's, so
+    the next number is tried.
+    """
+    body = hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    for generation in range(10_000):
+        job_id = hashlib.sha256(f"{generation}\0{key}\0{body}".encode()).hexdigest()[:32]
+        job = runtime.store().get_job(job_id)
+        if job is None or age_seconds(job["created_at"]) < _SAME_RECORD_S:
+            return job_id, job
+    raise RuntimeError("an Idempotency-Key reused more than 10,000 times with the same body")
+
+
+def _resume(job: Mapping[str, Any]) -> None:
+    """An earlier run died after creating the job, maybe before queueing (or scheduling) it: queue what
+    is pending, or create its schedule."""
+    job_id = job["job_id"]
+    if job.get("stop"):
+        return
+    if job["status"] == JobStatus.SCHEDULED.value:
+        runtime.scheduler().schedule_start(job_id, datetime.fromisoformat(job["send_at"]))
+        logger.warning("idempotent retry resumed an interrupted scheduled job", extra={"job_id": job_id})
+        return
+    if job["status"] not in (JobStatus.QUEUED.value, JobStatus.SENDING.value):
+        return
+    requeued = requeue_pending(
+        runtime.send_queue(), job_id, runtime.store().job_chunks(job_id), settings().chunks_per_message
+    )
+    logger.warning(
+        "idempotent retry resumed an interrupted job", extra={"job_id": job_id, "chunks": requeued}
     )
 
 
@@ -57,6 +123,7 @@ def limits() -> Limits:
         config.max_recipients,
         config.max_parts,
         refusal=provider.refusal,
+        callback_hosts_allowed=config.webhook_allowed_hosts,
     )
 
 
@@ -65,8 +132,11 @@ def submit_idempotently(request: SendRequest, key: str | None) -> dict[str, Any]
     if request.dry_run:  # writes nothing, so it keeps no idempotency record either
         return dry_run(request, limits(), runtime.suppressions())
     if not key:
-        return _submit(request)
-    return _submit_once()(submission={"key": key, "request": request.model_dump(mode="json", by_alias=True)})
+        job_id = _submit(request)
+    else:
+        dumped = request.model_dump(mode="json", by_alias=True)
+        job_id = _submit_once()(submission={"key": key, "request": dumped})["job_id"]
+    return accepted_answer(runtime.store(), job_id)
 
 
 def register_context(context: Any) -> None:

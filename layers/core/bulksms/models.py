@@ -12,13 +12,8 @@ from bulksms.domain.status import JobStatus, RecipientStatus
 
 Count = Annotated[int, Field(ge=0)]
 
-# https anywhere; plain http only to this machine, for local development.
-CallbackUrl = Annotated[
-    str,
-    StringConstraints(
-        max_length=2048, pattern=r"^(https://[^\s/]+|http://(127\.0\.0\.1|localhost)(:\d+)?)(/\S*)?$"
-    ),
-]
+# https only; the API also resolves the host and refuses private addresses (bulksms.domain.webhook_urls).
+CallbackUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https://[^\s/]+(/\S*)?$")]
 HexString = Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2})+$")]
 
 
@@ -48,7 +43,10 @@ class SendRequest(BaseModel):
     udh: HexString | None = Field(default=None, description="User data header in hex; binary only")
     client_reference: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     status_callback_url: CallbackUrl | None = Field(
-        default=None, description="Gets one signed POST with the final counts when the job finishes"
+        default=None,
+        description=(
+            "Gets one signed POST with the final counts when the job finishes: https, to a public address"
+        ),
     )
     send_at: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None,
@@ -67,13 +65,14 @@ class SendRequest(BaseModel):
 
 
 class RejectedNumber(BaseModel):
-    to: str
+    to: str = Field(description="The input as sent, cut after 32 characters with a '…[truncated]' marker")
     reason: str
 
 
 class JobLinks(BaseModel):
     self_: str = Field(alias="self")
     recipients: str
+    rejected: str
 
 
 class SendSummary(BaseModel):
@@ -86,7 +85,9 @@ class SendSummary(BaseModel):
         int, Field(ge=0, description="Valid numbers left out: they are on the suppression list")
     ] = 0
     normalised: Count
-    rejected: list[RejectedNumber]
+    rejected: list[RejectedNumber] = Field(
+        description="The first rejected inputs (at most 100, and 16 KB); a job lists them all: links.rejected"
+    )
     rejected_count: Count
     encoding: Encoding
     parts_per_message: Annotated[int, Field(ge=1)]
@@ -220,6 +221,10 @@ class InboundMessageView(BaseModel):
 
 class InboundPage(BaseModel):
     items: list[InboundMessageView]
+
+
+class RejectedPage(BaseModel):
+    items: list[RejectedNumber]
     next_token: str | None
 
 

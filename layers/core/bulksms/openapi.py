@@ -52,14 +52,22 @@ SPECIFIC: dict[tuple[str, str], dict[int, str]] = {
         400: (
             "The request is invalid (invalid_json, invalid_body, invalid_field, invalid_request, "
             "no_valid_recipient, too_many_recipients, unsupported_option: the deployment's Clickatell API "
-            "lacks the option); `field` names the culprit. Nothing was written or queued."
+            "lacks the option; a status_callback_url that is not https to a public address); `field` "
+            "names the culprit. Nothing was written or queued."
         ),
         409: "The Idempotency-Key was used with a different body, or its first request is still running.",
+        503: (
+            "The job was stored but could not be queued (unavailable): it is stopped and never sent; "
+            "the message names it. Send again, with a new Idempotency-Key."
+        ),
     },
     ("get", "/v1/messages"): {
         400: "A query parameter is invalid (invalid_field, invalid_page_token); `field` names it.",
     },
     ("get", "/v1/messages/{job_id}/recipients"): {
+        400: "A path or query parameter is invalid (invalid_field, invalid_page_token); `field` names it.",
+    },
+    ("get", "/v1/messages/{job_id}/rejected"): {
         400: "A path or query parameter is invalid (invalid_field, invalid_page_token); `field` names it.",
     },
     ("delete", "/v1/messages/{job_id}"): {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
@@ -10,18 +11,19 @@ from typing import Any, ParamSpec, TypeVar
 
 from aws_lambda_powertools.utilities import parameters
 
-from bulksms.adapters.clickatell import ClickatellClient, http_pool
+from bulksms.adapters.clickatell import ClickatellClient
 from bulksms.adapters.inbound import InboundStore
 from bulksms.adapters.one_api import OneApiClient
-from bulksms.adapters.queue import SendQueue
+from bulksms.adapters.queue import Queue, SendQueue
 from bulksms.adapters.rate import NoCap, SendRate, SharedTokenBucket
 from bulksms.adapters.scheduler import JobScheduler
 from bulksms.adapters.store import Store
 from bulksms.adapters.suppressions import SuppressionStore
+from bulksms.adapters.webhooks import tls_context
 from bulksms.domain.message import Credentials
 from bulksms.domain.provider import Provider
 from bulksms.service.inbound import Inbound
-from bulksms.service.notify import StatusNotifier
+from bulksms.service.notify import StatusCallbackDeliverer, StatusNotifier
 from bulksms.service.sending import Sender
 from bulksms.service.suppressions import SuppressionList
 from bulksms.settings import settings
@@ -45,7 +47,9 @@ def inbound() -> Inbound:
     url = config.inbound_webhook_url
 
     def webhook(message: Mapping[str, Any]) -> None:
-        notifier().post(url, message, {"mo_message_id": str(message["mo_message_id"])})
+        # Queued like a status callback: delivered by the webhook function, SSRF-checked and signed.
+        body = json.dumps(message, separators=(",", ":"), default=str)
+        webhook_queue().send([{"mo_message_id": str(message["mo_message_id"]), "url": url, "body": body}])
 
     return Inbound(
         InboundStore(config.table_name),
@@ -120,10 +124,29 @@ def callback_token() -> str:
     return str(_secret(settings().callback_token_secret_id)["token"])
 
 
+def webhook_signing_key() -> str:
+    return str(_secret(settings().webhook_signing_secret_id)["key"])
+
+
+@cache
+def webhook_queue() -> Queue:
+    return Queue(settings().webhook_queue_url)
+
+
 @cache
 def notifier() -> StatusNotifier:
-    # The deployment's callback token doubles as the key that signs status callbacks.
-    return StatusNotifier(http_pool(), callback_token)
+    return StatusNotifier(webhook_queue())
+
+
+@cache
+def status_callback_deliverer() -> StatusCallbackDeliverer:
+    config = settings()
+    return StatusCallbackDeliverer(
+        webhook_signing_key,
+        allowed_hosts=config.webhook_allowed_hosts,
+        deadline_s=config.webhook_deadline_s,
+        tls=tls_context(config.webhook_ca_file),
+    )
 
 
 @cache

@@ -17,6 +17,10 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _hosts(name: str) -> frozenset[str]:
+    return frozenset(h.strip().lower() for h in os.environ.get(name, "").split(",") if h.strip())
+
+
 CLICKATELL_APIS = ("http", "one")
 _DEFAULT_BASE_URLS = {"http": "https://api.clickatell.com", "one": "https://platform.clickatell.com"}
 
@@ -54,6 +58,11 @@ class Settings:
     send_queue_arn: str
     dead_letter_queue_arn: str
     inbound_webhook_url: str
+    webhook_queue_url: str
+    webhook_signing_secret_id: str
+    webhook_allowed_hosts: frozenset[str]  # exempt from the public-address check (tests, a VPC endpoint)
+    webhook_deadline_s: float
+    webhook_ca_file: str  # empty: the system's certificate authorities (a test endpoint brings its own)
 
 
 @cache
@@ -84,4 +93,9 @@ def settings() -> Settings:
         send_queue_arn=os.environ.get("SEND_QUEUE_ARN", ""),
         dead_letter_queue_arn=os.environ.get("DEAD_LETTER_QUEUE_ARN", ""),
         inbound_webhook_url=os.environ.get("INBOUND_WEBHOOK_URL", ""),
+        webhook_queue_url=os.environ.get("WEBHOOK_QUEUE_URL", ""),
+        webhook_signing_secret_id=os.environ.get("WEBHOOK_SIGNING_SECRET_ID", "bulksms/webhook-signing"),
+        webhook_allowed_hosts=_hosts("WEBHOOK_ALLOWED_HOSTS"),
+        webhook_deadline_s=_float("WEBHOOK_DEADLINE_SECONDS", 5.0),
+        webhook_ca_file=os.environ.get("WEBHOOK_CA_FILE", ""),
     )

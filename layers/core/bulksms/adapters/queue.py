@@ -1,4 +1,4 @@
-"""The SQS send queue: one message per group of chunks of a job, and the start of a scheduled job.
+"""The SQS queues: the send queue and the webhook queue. Send-queue messages:
 
 {"job_id": "...", "chunks": [0, 1, ...]}   send these chunks
 {"job_id": "...", "start": true}           a scheduled job's time has come: queue its chunks
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bulksms.adapters import aws
@@ -19,7 +19,7 @@ _ATTEMPTS = 5
 MAX_DELAY_S = 900  # SQS DelaySeconds limit
 
 
-class SendQueue:
+class Queue:
     def __init__(self, queue_url: str, client: Any = None) -> None:
         self._url = queue_url
         self._client = client
@@ -28,26 +28,16 @@ class SendQueue:
     def client(self) -> Any:
         return self._client or aws.sqs()
 
-    def enqueue(self, job_id: str, groups: Sequence[Sequence[int]], *, delay_s: float = 0) -> None:
-        """Queue every group (visible after `delay_s`); a lasting refusal of an entry raises."""
+    def send(self, bodies: Sequence[Mapping[str, Any]], *, delay_s: float = 0) -> None:
+        """Queue every body as JSON (visible after `delay_s`); entries SQS refuses are retried, and a
+        lasting refusal raises."""
         delay = min(MAX_DELAY_S, math.ceil(delay_s))
         entries = [
-            {
-                "Id": str(index),
-                "MessageBody": json.dumps({"job_id": job_id, "chunks": list(group)}),
-                "DelaySeconds": delay,
-            }
-            for index, group in enumerate(groups)
+            {"Id": str(index), "MessageBody": json.dumps(body), "DelaySeconds": delay}
+            for index, body in enumerate(bodies)
         ]
         for start in range(0, len(entries), _ENTRIES_PER_CALL):
             self._send(entries[start : start + _ENTRIES_PER_CALL])
-
-    def enqueue_start(self, job_id: str, *, delay_s: float = 0) -> None:
-        self.client.send_message(
-            QueueUrl=self._url,
-            MessageBody=start_message(job_id),
-            DelaySeconds=min(MAX_DELAY_S, math.ceil(delay_s)),
-        )
 
     def _send(self, entries: list[dict[str, Any]]) -> None:
         for attempt in range(_ATTEMPTS):
@@ -58,6 +48,24 @@ class SendQueue:
             entries = [entry for entry in entries if entry["Id"] in failed_ids]
             time.sleep(0.05 * 2**attempt)
         raise RuntimeError(f"SQS refused {len(entries)} messages after {_ATTEMPTS} attempts")
+
+    def retry_in(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again after `seconds` instead of the visibility timeout."""
+        self.client.change_message_visibility(
+            QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
+
+class SendQueue(Queue):
+    def enqueue(self, job_id: str, groups: Sequence[Sequence[int]], *, delay_s: float = 0) -> None:
+        self.send([{"job_id": job_id, "chunks": list(group)} for group in groups], delay_s=delay_s)
+
+    def enqueue_start(self, job_id: str, *, delay_s: float = 0) -> None:
+        self.client.send_message(
+            QueueUrl=self._url,
+            MessageBody=start_message(job_id),
+            DelaySeconds=min(MAX_DELAY_S, math.ceil(delay_s)),
+        )
 
 
 def start_message(job_id: str) -> str:

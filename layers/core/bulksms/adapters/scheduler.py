@@ -32,6 +32,14 @@ class JobScheduler:
         return self._client or aws.scheduler()
 
     def schedule_start(self, job_id: str, when: datetime) -> None:
+        """Create the job's schedule; one that exists already (an interrupted run made it) is fine."""
+        try:
+            self._create(job_id, when)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConflictException":
+                raise
+
+    def _create(self, job_id: str, when: datetime) -> None:
         self.client.create_schedule(
             Name=schedule_name(job_id),
             GroupName=self._group,

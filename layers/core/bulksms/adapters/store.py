@@ -4,6 +4,7 @@
                            sk = CHUNK#<nnnnnn>   up to a chunk-size of numbers, and the chunk's claim state
   pk = JOB#<job_id>#R<pp>  sk = R#<number>       one recipient's outcome, in one of RECIPIENT_PARTITIONS
                                                  partitions chosen by a hash of the number
+                           sk = REJECTED#<nnnnnn> up to 500 rejected inputs, in input order (JSON)
 
 Every job item also carries `kind = job`, the partition key of the `jobs-by-created` index that lists
 the deployment's jobs newest first (it projects `status`, so only a status change writes to it).
@@ -42,6 +43,8 @@ from bulksms.domain.status import JobStatus, RecipientStatus, final_job_status, 
 JOB_SK = "JOB"
 CHUNK_PREFIX = "CHUNK#"
 RECIPIENT_PREFIX = "R#"
+REJECTED_PREFIX = "REJECTED#"
+REJECTED_PER_ITEM = 500  # entries of at most ~250 bytes: an item stays far below DynamoDB's 400 KB
 # 16 partition keys per job: on-demand DynamoDB gives each about 1,000 writes/s, so one job's results
 # and reports can reach ~16,000 writes/s before any partition key throttles.
 RECIPIENT_PARTITIONS = 16
@@ -592,6 +595,39 @@ class Store:
             return None
         return self._finish(job)
 
+    # ---- rejected inputs ----------------------------------------------------------------------
+
+    def put_rejected(self, job_id: str, entries: Sequence[Mapping[str, str]]) -> None:
+        """Store a job's rejected inputs (already truncated) in blocks, before the job is visible."""
+        expires = self.expires_at()
+        self.batch_write(
+            {
+                "pk": f"JOB#{job_id}",
+                "sk": f"{REJECTED_PREFIX}{block:06d}",
+                "entries": json.dumps(
+                    list(entries[start : start + REJECTED_PER_ITEM]),
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                ),
+                "expires_at": expires,
+            }
+            for block, start in enumerate(range(0, len(entries), REJECTED_PER_ITEM))
+        )
+
+    def rejected_page(self, job_id: str, total: int, *, limit: int, token: str | None) -> Page:
+        """`limit` rejected inputs from the position in `token` (the start without one)."""
+        start = _decode_offset(token, job_id) if token else 0
+        end = min(total, start + limit)
+        blocks = range(start // REJECTED_PER_ITEM, (end - 1) // REJECTED_PER_ITEM + 1) if end > start else ()
+        keys = [{"pk": f"JOB#{job_id}", "sk": f"{REJECTED_PREFIX}{block:06d}"} for block in blocks]
+        found = {item["sk"]: json.loads(item["entries"]) for item in self._batch_get(keys)}
+        listed: list[dict[str, Any]] = []
+        for key in keys:
+            listed.extend(found.get(key["sk"], []))
+        first = blocks[0] * REJECTED_PER_ITEM if blocks else start
+        items = listed[start - first : end - first]
+        return Page(items, _encode_offset(end, job_id) if end < total else None)
+
     # ---- low level --------------------------------------------------------------------------
 
     def _update(self, **request: Any) -> bool:
@@ -695,3 +731,21 @@ def status_change(record: Mapping[str, Any]) -> StatusChange | None:
 def _charge(image: Mapping[str, Any] | None) -> Decimal:
     value = (image or {}).get("charge", {}).get("S")
     return Decimal(value) if value else Decimal(0)
+
+
+def _encode_offset(offset: int, job_id: str) -> str:
+    data = {"rejected": offset, "job": job_id}
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def _decode_offset(token: str, job_id: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        offset, token_job = data["rejected"], data["job"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as error:
+        raise InvalidPageToken("next_token is not a token this API returned") from error
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidPageToken("next_token is not a token this API returned")
+    if token_job != job_id:
+        raise InvalidPageToken("next_token belongs to another listing: use it with the same job")
+    return offset

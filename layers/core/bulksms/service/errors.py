@@ -19,3 +19,10 @@ class RequestError(Exception):
 class NotFound(RequestError):
     def __init__(self, what: str) -> None:
         super().__init__(None, f"{what} not found", code="not_found", status=404)
+
+
+class Unavailable(RequestError):
+    """Not the client's mistake: the request was fine but could not be carried out (503)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message, code="unavailable", status=503)

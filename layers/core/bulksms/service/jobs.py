@@ -9,15 +9,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import ChunkState, Store, chunk_numbers
 from bulksms.domain.attempts import results_for, tally
+from bulksms.domain.chunks import group_indexes
 from bulksms.domain.status import JobStatus, RecipientStatus
 
 logger = Logger(child=True)
@@ -106,3 +109,20 @@ def request_stop(store: Store, job_id: str, stop: Stop) -> bool:
 def settle_pending(store: Store, executor: Executor, job_id: str, stop: Stop) -> int:
     pending = [c for c in store.job_chunks(job_id) if c["state"] == ChunkState.PENDING.value]
     return sum(executor.map(lambda chunk: settle_unsent(store, job_id, chunk, stop), pending))
+
+
+def age_seconds(iso: str, now: float | None = None) -> float:
+    """Seconds since a timestamp the store wrote (`now_iso`)."""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).timestamp()
+    return (now if now is not None else time.time()) - moment
+
+
+def requeue_pending(
+    queue: SendQueue, job_id: str, chunks: Iterable[Mapping[str, Any]], chunks_per_message: int
+) -> int:
+    """Queue a job's pending chunks again; a claim is conditional, so a chunk queued twice is sent once."""
+    pending = [int(c["chunk"]) for c in chunks if c["state"] == ChunkState.PENDING.value]
+    if pending:
+        groups = [[pending[i] for i in group] for group in group_indexes(len(pending), chunks_per_message)]
+        queue.enqueue(job_id, groups)
+    return len(pending)

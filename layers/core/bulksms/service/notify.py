@@ -1,28 +1,36 @@
 """Tell the client once that a job finished: a structured log line, and a signed POST to the job's
-`status_callback_url` if it gave one. The same signed POST carries inbound messages to the
-deployment's webhook."""
+`status_callback_url` if it gave one. Inbound replies reach the deployment's webhook the same way.
+
+The POST is never made where the job finishes (the sender, the API, the sweeper): the hook only puts
+it on the webhook queue, and the webhook function delivers it, one attempt per receive, with backoff
+between attempts and the dead-letter queue after the last. A slow or dead endpoint delays only its own
+deliveries.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-import urllib3
 from aws_lambda_powertools import Logger
 
+from bulksms.adapters.queue import Queue
 from bulksms.adapters.store import counts_of
+from bulksms.adapters.webhooks import DeliveryFailed, checked, post
+from bulksms.domain.webhook_urls import UnsafeUrl
 from bulksms.service.queries import job_view
 
 logger = Logger(child=True)
 
 SIGNATURE_HEADER = "X-Bulksms-Signature"
 TIMESTAMP_HEADER = "X-Bulksms-Timestamp"
-_ATTEMPTS = 3
-_TIMEOUT = urllib3.Timeout(connect=3.0, read=5.0)
+_FIRST_RETRY_S = 2
+_RETRY_CAP_S = 900
 
 
 def signature(key: str, timestamp: str, body: bytes) -> str:
@@ -31,45 +39,60 @@ def signature(key: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+def retry_delay_s(attempt: int) -> int:
+    """Seconds before attempt `attempt + 1`: 2, 8, 32, 128, 512, then every 15 minutes."""
+    return int(min(_RETRY_CAP_S, _FIRST_RETRY_S * 4 ** min(attempt - 1, 8)))
+
+
 class StatusNotifier:
-    def __init__(
-        self,
-        http: urllib3.PoolManager,
-        signing_key: Callable[[], str],
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._http = http
-        self._key = signing_key
-        self._sleep = sleep
+    """The `on_finished` hook: it receives the finished job item."""
+
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
 
     def __call__(self, job: Mapping[str, Any]) -> None:
         logger.info(
             "job finished", extra={"job_id": job["job_id"], "status": job["status"], "counts": counts_of(job)}
         )
         if url := job.get("status_callback_url"):
-            self.post(url, job_view(job), {"job_id": job["job_id"]})
+            body = json.dumps(job_view(job), separators=(",", ":"))
+            self._queue.send([{"job_id": job["job_id"], "url": url, "body": body}])
 
-    def post(self, url: str, payload: Mapping[str, Any], log_extra: Mapping[str, str]) -> None:
-        """POST `payload` as signed JSON, retried until the receiver answers 2xx; the outcome is logged."""
-        body = json.dumps(payload, separators=(",", ":")).encode()
+
+class StatusCallbackDeliverer:
+    """One delivery attempt of a queued status callback; raises DeliveryFailed to be tried again."""
+
+    def __init__(
+        self,
+        signing_key: Callable[[], str],
+        *,
+        allowed_hosts: Collection[str],
+        deadline_s: float,
+        tls: ssl.SSLContext,
+    ) -> None:
+        self._key = signing_key
+        self._allowed = allowed_hosts
+        self._deadline_s = deadline_s
+        self._tls = tls
+
+    def __call__(self, message: Mapping[str, Any]) -> None:
+        # A status callback names its job; an inbound reply its MO message (its own id for the logs).
+        job_id, body = message.get("job_id") or message.get("mo_message_id"), str(message["body"]).encode()
+        try:
+            # Again at delivery time: the API checked the name when it was given, DNS may have moved since.
+            url, address = checked(message["url"], self._allowed)
+        except UnsafeUrl as error:
+            logger.error(
+                "status callback dropped: unsafe URL", extra={"job_id": job_id, "reason": str(error)}
+            )
+            return
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: signature(self._key(), timestamp, body),
         }
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                response = self._http.request(
-                    "POST", url, body=body, headers=headers, timeout=_TIMEOUT, retries=False
-                )
-            except urllib3.exceptions.HTTPError as error:
-                outcome = type(error).__name__
-            else:
-                if 200 <= response.status < 300:
-                    logger.info("signed POST delivered", extra={**log_extra, "attempt": attempt})
-                    return
-                outcome = f"HTTP {response.status}"
-            if attempt < _ATTEMPTS:
-                self._sleep(0.5 * 2 ** (attempt - 1))
-        logger.error("signed POST not delivered", extra={**log_extra, "outcome": outcome})
+        status = post(url, address, body, headers, deadline_s=self._deadline_s, tls=self._tls)
+        if not 200 <= status < 300:
+            raise DeliveryFailed(f"HTTP {status}")
+        logger.info("status callback delivered", extra={"job_id": job_id, "status": status})

@@ -41,6 +41,9 @@ class RetryLater(Exception):
         super().__init__(message)
         self.after_s = after_s
 
+    # Soon: the chunks are ready now, and the queue's visibility timeout (720 s) would idle them.
+    retry_after_s = 5
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkReport:

@@ -12,21 +12,24 @@ from aws_lambda_powertools import Logger
 
 from bulksms.adapters.queue import SendQueue
 from bulksms.adapters.store import Store, now_iso
+from bulksms.adapters.webhooks import checked
+from bulksms.domain import rejections
 from bulksms.domain.chunks import group_indexes, split
 from bulksms.domain.encoding import TextError, encode_text
 from bulksms.domain.message import LEGACY_HTTP_RULES, Message, ProviderRules, sender_problem
 from bulksms.domain.numbers import parse_recipients
 from bulksms.domain.schedule import ScheduleError, iso, parse_send_at
 from bulksms.domain.status import JobStatus
+from bulksms.domain.webhook_urls import UnsafeUrl
 from bulksms.models import SendRequest
-from bulksms.service.errors import RequestError
+from bulksms.service.errors import NotFound, RequestError, Unavailable
 from bulksms.service.suppressions import SuppressionList
 
 logger = Logger(child=True)
 
 QUEUE_FAILED = "QUEUE_UNAVAILABLE"
 SCHEDULE_FAILED = "SCHEDULER_UNAVAILABLE"
-REJECTED_LISTED = 1000  # the answer lists this many rejections; rejected_count has them all
+NOT_QUEUED = "the job could not be queued; nothing was sent and nothing will be"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class Limits:
     max_recipients: int
     max_parts: int
     provider: ProviderRules = field(default=LEGACY_HTTP_RULES)
+    callback_hosts_allowed: frozenset[str] = frozenset()  # exempt from the public-address check
     # The deployment's API refuses what it cannot carry: (field, reason), or None (Provider.refusal).
     refusal: Callable[[Message], tuple[str, str] | None] = lambda message: None
 
@@ -95,6 +99,11 @@ def validate(request: SendRequest, limits: Limits, now: datetime | None = None) 
             send_at = parse_send_at(request.send_at, now or datetime.now(UTC))
         except ScheduleError as error:
             raise RequestError("send_at", f"send_at {error}") from error
+    if request.status_callback_url:
+        try:
+            checked(request.status_callback_url, limits.callback_hosts_allowed)
+        except UnsafeUrl as error:
+            raise RequestError("status_callback_url", f"status_callback_url {error}") from None
     try:
         encoded = encode_text(request.text, request.encoding, udh=request.udh, max_parts=limits.max_parts)
     except TextError as error:
@@ -115,7 +124,7 @@ def validate(request: SendRequest, limits: Limits, now: datetime | None = None) 
         raise RequestError(*refused, code="unsupported_option")
     recipients = parse_recipients(request.to)
     if not recipients.accepted:
-        reasons = "; ".join(f"{r.to!r}: {r.reason}" for r in recipients.rejected[:3])
+        reasons = "; ".join(f"{rejections.echo(r.to)!r}: {r.reason}" for r in recipients.rejected[:3])
         raise RequestError("to", f"no valid recipient ({reasons})", code="no_valid_recipient")
     return Checked(message, recipients, send_at)
 
@@ -135,31 +144,28 @@ def screen(request: SendRequest, limits: Limits, suppressions: SuppressionList) 
     return Screened(checked, accepted, suppressed)
 
 
-def _summary(request: SendRequest, screened: Screened, status: JobStatus | str) -> dict[str, Any]:
-    """The fields a 202 answer and a dry run share."""
+def dry_run(request: SendRequest, limits: Limits, suppressions: SuppressionList) -> dict[str, Any]:
+    """The answer a send would get, priced, with nothing written, queued or sent."""
+    screened = screen(request, limits, suppressions)
     checked = screened.checked
-    recipients, message = checked.recipients, checked.message
+    message, recipients = checked.message, checked.recipients
+    # Clickatell charges a credit per part per number (a routing profile may charge more).
+    credits = message.parts * len(screened.accepted)
     return {
-        "status": str(status),
+        "status": "dry_run",
         "accepted": len(screened.accepted),
         "duplicates_removed": recipients.duplicates_removed,
         "suppressed": screened.suppressed,
         "normalised": recipients.normalised,
-        "rejected": [{"to": r.to, "reason": r.reason} for r in recipients.rejected[:REJECTED_LISTED]],
+        # Bounded like a send's sample; without a job there is no listing of the rest.
+        "rejected": rejections.sample(rejections.entries(recipients.rejected[: rejections.SAMPLE_COUNT])),
         "rejected_count": len(recipients.rejected),
         "encoding": message.encoding.value,
         "parts_per_message": message.parts,
         "client_reference": request.client_reference,
         "send_at": iso(checked.send_at) if checked.send_at else None,
+        "estimated_credits": credits,
     }
-
-
-def dry_run(request: SendRequest, limits: Limits, suppressions: SuppressionList) -> dict[str, Any]:
-    """The answer a send would get, priced, with nothing written, queued or sent."""
-    screened = screen(request, limits, suppressions)
-    # Clickatell charges a credit per part per number (a routing profile may charge more).
-    credits = screened.checked.message.parts * len(screened.accepted)
-    return {**_summary(request, screened, "dry_run"), "estimated_credits": credits}
 
 
 def submit(
@@ -169,11 +175,18 @@ def submit(
     limits: Limits,
     scheduler: StartScheduler,
     suppressions: SuppressionList,
-) -> dict[str, Any]:
+    job_id: str | None = None,
+) -> str:
+    """Record the job (its rejected inputs and chunks first) and queue or schedule it; returns its id.
+
+    Nothing raises once the job is recorded: a queue or scheduler failure stops the job instead (it is
+    then never sent, so a client that sends again cannot get it twice) and the answer says so.
+    """
     screened = screen(request, limits, suppressions)
     checked, accepted, suppressed = screened.checked, screened.accepted, screened.suppressed
     message, recipients, send_at = checked.message, checked.recipients, checked.send_at
-    job_id = uuid.uuid4().hex  # 32 hex: also our `climsgid`, within Clickatell's 32-character limit
+    # 32 hex: also our `climsgid`, within Clickatell's 32-character limit
+    job_id = job_id or uuid.uuid4().hex
     chunks = split(accepted, limits.chunk_size)
     created_at = now_iso()
     job = {
@@ -182,6 +195,7 @@ def submit(
         "updated_at": created_at,
         "message": message.to_item(),
         "duplicates_removed": recipients.duplicates_removed,
+        "normalised": recipients.normalised,
         "rejected_count": len(recipients.rejected),
         "suppressed": suppressed,
     }
@@ -193,6 +207,7 @@ def submit(
     if send_at:
         status = JobStatus.SCHEDULED
         job["send_at"] = iso(send_at)
+    store.put_rejected(job_id, rejections.entries(recipients.rejected))
     store.create_job(job, chunks, status=status)
     try:
         if send_at:
@@ -201,10 +216,9 @@ def submit(
         else:
             queue.enqueue(job_id, group_indexes(len(chunks), limits.chunks_per_message))
     except Exception:
-        # The client will retry; this job must then never go out alongside the retry's job.
-        code = SCHEDULE_FAILED if send_at else QUEUE_FAILED
-        store.request_stop(job_id, JobStatus.FAILED, code, "the job could not be queued; nothing was sent")
-        raise
+        logger.exception("job could not be queued; stopping it", extra={"job_id": job_id})
+        store.request_stop(job_id, JobStatus.FAILED, SCHEDULE_FAILED if send_at else QUEUE_FAILED, NOT_QUEUED)
+        return job_id
     logger.info(
         "job accepted",
         extra={
@@ -218,8 +232,38 @@ def submit(
             "send_at": job.get("send_at"),
         },
     )
+    return job_id
+
+
+def accepted_answer(store: Store, job_id: str) -> dict[str, Any]:
+    """The 202 answer, rebuilt from the stored job: the same for the first request and its replays,
+    and bounded whatever the request held (`rejected` is a sample; the full list is a listing)."""
+    job = store.get_job(job_id)
+    if job is None:  # only if the job expired (retention) while its idempotency record lived on
+        raise NotFound("job")
+    stop = job.get("stop")
+    if stop and stop["code"] in (QUEUE_FAILED, SCHEDULE_FAILED):
+        raise Unavailable(f"job {job_id}: {NOT_QUEUED}. Send the request again with a new Idempotency-Key")
+    rejected_count = int(job["rejected_count"])
+    listed = store.rejected_page(job_id, rejected_count, limit=rejections.SAMPLE_COUNT, token=None).items
+    links = {
+        "self": f"/v1/messages/{job_id}",
+        "recipients": f"/v1/messages/{job_id}/recipients",
+        "rejected": f"/v1/messages/{job_id}/rejected",
+    }
     return {
         "job_id": job_id,
-        **_summary(request, screened, status),
-        "links": {"self": f"/v1/messages/{job_id}", "recipients": f"/v1/messages/{job_id}/recipients"},
+        # What the job was accepted as, whatever it has become since (the same answer for a replay).
+        "status": (JobStatus.SCHEDULED if job.get("send_at") else JobStatus.QUEUED).value,
+        "accepted": int(job["total"]),
+        "duplicates_removed": int(job["duplicates_removed"]),
+        "suppressed": int(job.get("suppressed", 0)),
+        "normalised": int(job.get("normalised", 0)),
+        "rejected": rejections.sample(listed),
+        "rejected_count": rejected_count,
+        "encoding": job["message"]["encoding"],
+        "parts_per_message": int(job["message"]["parts"]),
+        "client_reference": job.get("client_reference"),
+        "send_at": job.get("send_at"),
+        "links": links,
     }

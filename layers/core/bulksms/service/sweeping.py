@@ -6,21 +6,22 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from bulksms.adapters.queue import SendQueue
-from bulksms.adapters.store import ChunkState, Store
-from bulksms.domain.chunks import group_indexes
-from bulksms.service.jobs import Stop, lease_expired, settle_abandoned, settle_pending
+from bulksms.adapters.store import Store
+from bulksms.service.jobs import (
+    Stop,
+    age_seconds,
+    lease_expired,
+    requeue_pending,
+    settle_abandoned,
+    settle_pending,
+)
 
 logger = Logger(child=True)
-
-
-def _age_seconds(iso: str, now: float) -> float:
-    return now - datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).timestamp()
 
 
 def sweep(
@@ -52,15 +53,11 @@ def sweep(
                 tally["abandoned_claims"] += 1
         if job.get("stop"):
             tally["stopped_chunks"] += settle_pending(store, executor, job_id, Stop.from_item(job["stop"]))
-        elif _age_seconds(job.get("updated_at") or job["created_at"], now) > requeue_after_s:
-            pending = [int(c["chunk"]) for c in chunks if c["state"] == ChunkState.PENDING.value]
-            if pending:
-                groups = [
-                    [pending[i] for i in group] for group in group_indexes(len(pending), chunks_per_message)
-                ]
-                queue.enqueue(job_id, groups)
-                tally["requeued_chunks"] += len(pending)
-                logger.warning("stalled job requeued", extra={"job_id": job_id, "chunks": len(pending)})
+        elif age_seconds(job.get("updated_at") or job["created_at"], now) > requeue_after_s and (
+            requeued := requeue_pending(queue, job_id, chunks, chunks_per_message)
+        ):
+            tally["requeued_chunks"] += requeued
+            logger.warning("stalled job requeued", extra={"job_id": job_id, "chunks": requeued})
         if finished := store.finish_if_done(job_id):
             on_finished(finished)
             tally["finished_jobs"] += 1
