@@ -20,7 +20,8 @@ from local.context import LocalContext
 from local.functions import load_handler
 from local.stack import LocalStack
 from tests.integration.jobs import numbers, simulator
-from tests.integration.test_status import StatusReceiver, verify
+from tests.integration.test_status import verify
+from tests.integration.webhooks import Receiver, deliver
 
 HANDSET, OURS = "27821000009", "27999000000"
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,10 +138,11 @@ def test_listing_is_newest_first_by_clickatell_time_and_paginated(api: Any, fres
 
 
 @pytest.fixture
-def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatusReceiver]:
-    """The deployment's InboundWebhookUrl pointed at a local receiver (settings are read once per
-    container: the caches are cleared around the test, as a new container would start)."""
-    server = StatusReceiver()
+def webhook(monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -> Iterator[Receiver]:
+    """The deployment's InboundWebhookUrl pointed at a local HTTPS receiver (allowed as a webhook host,
+    as a test deployment would; settings are read once per container: the caches are cleared around
+    the test, as a new container would start)."""
+    server = receiver
     monkeypatch.setenv("INBOUND_WEBHOOK_URL", f"{server.url}/replies")
     settings.cache_clear()
     runtime.inbound.cache_clear()
@@ -148,18 +150,19 @@ def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatusReceiver]:
     monkeypatch.undo()
     settings.cache_clear()
     runtime.inbound.cache_clear()
-    server.close()
 
 
 def test_each_new_reply_is_posted_signed_to_the_webhook(
-    api: Any, fresh: LocalStack, webhook: StatusReceiver
+    api: Any, fresh: LocalStack, webhook: Receiver
 ) -> None:
     first = reply(fresh, "STOP")
     reply(fresh, "STOP", mo_msg_id=first["moMsgId"])  # a repeat: stored once, posted once
     reply(fresh, "Thanks")
+    assert webhook.count() == 0  # queued, not posted by the inbound function itself
+    deliver(fresh)  # the webhook function, as its queue's event source would run it
 
     assert webhook.count() == 2
-    posted = [verify(post, fresh.config.callback_token) for post in webhook.received]
+    posted = [verify(post, fresh.config.webhook_signing_key) for post in webhook.received]
     assert [post["path"] for post in webhook.received] == ["/replies", "/replies"]
     listed = inbound(api)["items"]
     assert sorted(posted, key=lambda m: m["text"]) == sorted(listed, key=lambda m: m["text"])
@@ -167,7 +170,7 @@ def test_each_new_reply_is_posted_signed_to_the_webhook(
 
 
 def test_an_unreachable_webhook_still_stores_and_applies_the_reply(
-    api: Any, fresh: LocalStack, webhook: StatusReceiver
+    api: Any, fresh: LocalStack, webhook: Receiver
 ) -> None:
     webhook.close()  # nothing listens: every attempt is refused
     answer = reply(fresh, "STOP")

@@ -221,6 +221,7 @@ class InboundMessageView(BaseModel):
 
 class InboundPage(BaseModel):
     items: list[InboundMessageView]
+    next_token: str | None
 
 
 class RejectedPage(BaseModel):
