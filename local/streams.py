@@ -171,6 +171,8 @@ class StreamPoller:
         while True:
             if self.invoke(batch):
                 return
+            if self._stop.is_set():
+                return  # the stack is stopping (its moto may be gone): no more retries
             if attempts_left == 0:
                 self._send_to_failure(batch)
                 return

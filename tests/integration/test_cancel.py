@@ -110,7 +110,7 @@ def background_sender(fresh: LocalStack) -> Iterator[Callable[[], Any]]:
 
 
 @pytest.mark.timeout(180)
-def test_cancel_twenty_thousand_mid_send_every_number_once_none_cancelled_sent(
+def test_cancel_ten_thousand_mid_send_every_number_once_none_cancelled_sent(
     serial_dynamodb: Any,
     api: Any,
     fresh: LocalStack,
@@ -121,9 +121,9 @@ def test_cancel_twenty_thousand_mid_send_every_number_once_none_cancelled_sent(
     """The sender runs in the background (MaximumConcurrency pollers, 8 threads); the DELETE comes as the
     first chunk reaches the simulator, so a few chunks are in flight and the rest pending. The DELETE's
     own work does not depend on the size (three DynamoDB calls); settling the rest in the background
-    is most of the test's time (CANCEL_TEST_RECIPIENTS=n changes the size; 100000 works, in minutes).
+    is most of the test's time (CANCEL_TEST_RECIPIENTS=n changes the size).
     Prints the figures (`-s`) and records them as junit properties."""
-    total = int(os.environ.get("CANCEL_TEST_RECIPIENTS", "20000"))
+    total = int(os.environ.get("CANCEL_TEST_RECIPIENTS", "10000"))
     sim = simulator(fresh)
     sim.set_faults(latency_ms=250)  # a chunk stays in flight for a while: some are mid-send at the cancel
     to = numbers(total)

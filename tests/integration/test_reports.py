@@ -262,7 +262,7 @@ def test_counts_read_while_reports_race_the_sender_are_never_negative(
     sim = fresh.simulator
     saved = sim.settings
     sim.configure(callback_delay_ms=0, callback_retry_delays_ms=(100, 200, 400, 800, 1600, 3200))
-    to = numbers(1800, start=5_300_000)
+    to = numbers(900, start=5_300_000)
     job_id = submit(api, to, callback=3)
     poller = fresh.sender_poller().start()
     seen: list[dict[str, int]] = []
