@@ -18,7 +18,6 @@ class ReportOutcome(StrEnum):
     UNCHANGED = "unchanged"
     UNKNOWN_MESSAGE = "unknown_message"
     NOT_READY = "not_ready"  # the job is sending but this number's send result is not stored yet
-    INVALID = "invalid"
 
 
 def apply_report(store: Store, report: DeliveryReport) -> ReportOutcome:
