@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import random
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -38,6 +37,7 @@ from bulksms.adapters import aws
 from bulksms.domain.attempts import RecipientResult
 from bulksms.domain.counts import CountsUpdate, StatusChange
 from bulksms.domain.reports import DeliveryReport
+from bulksms.domain.retry import RetryPolicy
 from bulksms.domain.status import JobStatus, RecipientStatus, final_job_status, statuses_below
 
 JOB_SK = "JOB"
@@ -54,7 +54,9 @@ JOBS_INDEX = "jobs-by-created"
 JOB_KIND = "job"
 _BATCH_WRITE_LIMIT = 25
 _BATCH_GET_LIMIT = 100
-_WRITE_ATTEMPTS = 8
+# Not stacked on botocore's retries (aws.py): those cover a throttled or failed call, while the items a
+# batch call leaves unprocessed come back in a successful answer, which botocore does not retry.
+_UNPROCESSED_RETRY = RetryPolicy(attempts=8, base_s=0.05, cap_s=2.0, budget_s=30.0)
 # Unfinished: a scheduled job can be stopped (cancelled) and finished before it ever started.
 _ACTIVE = [JobStatus.SCHEDULED.value, JobStatus.QUEUED.value, JobStatus.SENDING.value]
 
@@ -349,15 +351,14 @@ class Store:
             if projection:
                 wanted["ProjectionExpression"] = projection
             request = {self._table_name: wanted}
-            for attempt in range(_WRITE_ATTEMPTS):
+            for _ in _UNPROCESSED_RETRY.tries(time.monotonic, time.sleep):
                 answer = self.client.batch_get_item(RequestItems=request)
                 found.extend(answer["Responses"].get(self._table_name, []))
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
-                _pause(attempt)
             if request:
-                raise RuntimeError(f"DynamoDB left keys unread after {_WRITE_ATTEMPTS} attempts")
+                raise RuntimeError("DynamoDB left keys unread after every retry")
         return found
 
     def job_chunks(self, job_id: str) -> Iterator[dict[str, Any]]:
@@ -652,21 +653,16 @@ class Store:
             self._write_batch(batch)
 
     def _write_batch(self, requests: list[dict[str, Any]]) -> None:
-        for attempt in range(_WRITE_ATTEMPTS):
+        for _ in _UNPROCESSED_RETRY.tries(time.monotonic, time.sleep):
             answer = self.client.batch_write_item(RequestItems={self._table_name: requests})
             requests = answer.get("UnprocessedItems", {}).get(self._table_name, [])
             if not requests:
                 return
-            _pause(attempt)
-        raise RuntimeError(f"DynamoDB left {len(requests)} items unwritten after {_WRITE_ATTEMPTS} attempts")
+        raise RuntimeError(f"DynamoDB left {len(requests)} items unwritten after every retry")
 
 
 def _condition_failed(error: ClientError) -> bool:
     return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
-
-
-def _pause(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter
 
 
 def _encode_jobs_token(key: Mapping[str, Any], status: str | None) -> str:

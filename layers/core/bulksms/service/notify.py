@@ -22,6 +22,7 @@ from aws_lambda_powertools import Logger
 from bulksms.adapters.queue import Queue
 from bulksms.adapters.store import counts_of
 from bulksms.adapters.webhooks import DeliveryFailed, checked, post
+from bulksms.domain.retry import RetryPolicy
 from bulksms.domain.webhook_urls import UnsafeUrl
 from bulksms.service.queries import job_view
 
@@ -29,8 +30,9 @@ logger = Logger(child=True)
 
 SIGNATURE_HEADER = "X-Bulksms-Signature"
 TIMESTAMP_HEADER = "X-Bulksms-Timestamp"
-_FIRST_RETRY_S = 2
-_RETRY_CAP_S = 900
+# Between receives of the webhook queue (each receive is one attempt; the queue's redrive counts them).
+# The ceilings of the one policy, without jitter: a receive is already scheduled by SQS, not a loop.
+_DELIVERY_RETRY = RetryPolicy(attempts=1, base_s=2, cap_s=900, growth=4)
 
 
 def signature(key: str, timestamp: str, body: bytes) -> str:
@@ -41,7 +43,7 @@ def signature(key: str, timestamp: str, body: bytes) -> str:
 
 def retry_delay_s(attempt: int) -> int:
     """Seconds before attempt `attempt + 1`: 2, 8, 32, 128, 512, then every 15 minutes."""
-    return int(min(_RETRY_CAP_S, _FIRST_RETRY_S * 4 ** min(attempt - 1, 8)))
+    return int(_DELIVERY_RETRY.ceiling_s(attempt))
 
 
 class StatusNotifier:
