@@ -18,7 +18,6 @@ from typing import Any
 
 from bulksms.domain.attempts import (
     RETRYABLE_HTTP_STATUSES,
-    JobStop,
     RecipientResult,
     Verdict,
     ambiguous,
@@ -26,6 +25,7 @@ from bulksms.domain.attempts import (
     retry,
 )
 from bulksms.domain.encoding import Encoding, is_gsm7
+from bulksms.domain.job import Stop
 from bulksms.domain.message import FLASH, Message
 from bulksms.domain.status import RecipientStatus
 
@@ -156,7 +156,7 @@ def _judge_request_error(numbers: Sequence[str], http_status: int, error: Any) -
     reason = f"One API error {code}: {description}".rstrip(": ")
     if code in RETRYABLE_ERRORS:
         return retry(reason)  # a request-level error: no message of the request was processed
-    stop = JobStop(str(code), description) if code in ACCOUNT_ERRORS else None
+    stop = Stop.failed(str(code), description) if code in ACCOUNT_ERRORS else None
     return Verdict(False, reason, results_for(numbers, RecipientStatus.FAILED, str(code), description), stop)
 
 
@@ -164,7 +164,7 @@ def _judge_messages(numbers: Sequence[str], messages: list[Any]) -> Verdict:
     wanted = set(numbers)
     by_number: dict[str, RecipientResult] = {}
     unparsed: list[str] = []
-    stop: JobStop | None = None
+    stop: Stop | None = None
     for entry in messages:
         result = _message_result(entry)
         if result is None or result.to not in wanted or result.to in by_number:
@@ -173,7 +173,7 @@ def _judge_messages(numbers: Sequence[str], messages: list[Any]) -> Verdict:
             continue
         by_number[result.to] = result
         if stop is None and result.error_code and int(result.error_code) in ACCOUNT_ERRORS:
-            stop = JobStop(result.error_code, result.error or "")
+            stop = Stop.failed(result.error_code, result.error or "")
     missing = "missing from Clickatell's answer; it may have been accepted, so it is not resent"
     results = tuple(
         by_number.get(to) or RecipientResult(to, RecipientStatus.UNKNOWN, error=missing) for to in numbers
