@@ -20,8 +20,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from bulksms.adapters.queue import Queue
-from bulksms.adapters.store import counts_of
 from bulksms.adapters.webhooks import DeliveryFailed, checked, post
+from bulksms.domain.job import Job
 from bulksms.domain.retry import RetryPolicy
 from bulksms.domain.webhook_urls import UnsafeUrl
 from bulksms.service.queries import job_view
@@ -47,18 +47,19 @@ def retry_delay_s(attempt: int) -> int:
 
 
 class StatusNotifier:
-    """The `on_finished` hook: it receives the finished job item."""
+    """The `on_finished` hook: it receives the finished job."""
 
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
 
-    def __call__(self, job: Mapping[str, Any]) -> None:
+    def __call__(self, job: Job) -> None:
         logger.info(
-            "job finished", extra={"job_id": job["job_id"], "status": job["status"], "counts": counts_of(job)}
+            "job finished",
+            extra={"job_id": job.job_id, "status": job.status.value, "counts": job.counts.as_dict()},
         )
-        if url := job.get("status_callback_url"):
+        if url := job.status_callback_url:
             body = json.dumps(job_view(job), separators=(",", ":"))
-            self._queue.send([{"job_id": job["job_id"], "url": url, "body": body}])
+            self._queue.send([{"job_id": job.job_id, "url": url, "body": body}])
 
 
 class StatusCallbackDeliverer:
