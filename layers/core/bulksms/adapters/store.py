@@ -14,7 +14,11 @@ queue behind one partition key's write limit; a report still finds its item from
 alone. A recipient is written by its send result (or its stop) and then only by conditional updates
 that move it up the status ladder. The job's counters are never written per recipient: the counts
 aggregator sums the table's stream of recipient changes and applies one update per job per batch
-(`apply_counts`), which is also where `n_queued` reaching 0 finishes the job.
+(`apply_counts`); the update that brings `n_queued` to 0 is followed by the job's finish
+(`service.lifecycle`, through `finish`).
+
+The services see none of this: the store is their `JobStore` (domain.ports), and maps items to and from
+the domain's `Job`, `Chunk` and `Stop`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import json
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -80,6 +84,15 @@ _JOB_FIELDS = (
 
 class InvalidPageToken(ValueError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a conditional write did. `item` is what the request asked back: the new item
+    (`ReturnValues`), or the item that failed the condition (`ReturnValuesOnConditionCheckFailure`)."""
+
+    wrote: bool
+    item: Mapping[str, Any]
 
 
 def job_key(job_id: str) -> dict[str, str]:
@@ -259,7 +272,7 @@ class Store:
                 ":one": ACTIVE_FLAG,
                 ":now": now_iso(),
             },
-        )
+        ).wrote
 
     def request_stop(self, job_id: str, stop: Stop) -> bool:
         """Record that the rest of a job must not be sent. False if it was already stopped or finished.
@@ -278,7 +291,7 @@ class Store:
                 **_UNFINISHED,
                 ":now": now_iso(),
             },
-        )
+        ).wrote
 
     def finish(self, job: Job, final: JobStatus) -> Job | None:
         """Move the job to `final` if it is unfinished, nothing is queued and its stop is unchanged.
@@ -301,7 +314,7 @@ class Store:
                 "#stop": "stop",
             },
             ExpressionAttributeValues=values,
-        ):
+        ).wrote:
             return None
         return replace(job, status=final, finished_at=values[":now"])
 
@@ -422,7 +435,7 @@ class Store:
             ConditionExpression="#state = :pending",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
-        )
+        ).wrote
 
     def job_stop(self, job_id: str) -> Stop | None:
         """The job's stop, read after a claim: a chunk claimed once the job stopped must not be sent."""
@@ -491,31 +504,27 @@ class Store:
         below = statuses_below(new)
         values.update({f":b{i}": status.value for i, status in enumerate(below)})
         assignments = "".join(f", #f{i} = :f{i}" for i in range(len(fields)))
-        try:
-            self.table.update_item(
-                Key=recipient_key(job_id, report.to),
-                UpdateExpression=f"SET #status = :new, updated_at = :now{assignments}",
-                ConditionExpression=(
-                    f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))}) AND "
-                    "(attribute_not_exists(api_message_id) OR api_message_id = :id)"
-                ),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-            # The failed condition's answer carries the item as it is: no extra read.
-            current = error.response.get("Item")
-            if not current:
-                return ReportWrite.NO_RECIPIENT
-            known = current.get("api_message_id")
-            known_id = known.get("S") if isinstance(known, dict) else known  # typed when unparsed
-            if known_id and known_id != report.api_message_id:
-                return ReportWrite.OTHER_MESSAGE
-            return ReportWrite.UNCHANGED
-        return ReportWrite.APPLIED
+        written = self._update(
+            Key=recipient_key(job_id, report.to),
+            UpdateExpression=f"SET #status = :new, updated_at = :now{assignments}",
+            ConditionExpression=(
+                f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))}) AND "
+                "(attribute_not_exists(api_message_id) OR api_message_id = :id)"
+            ),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        if written.wrote:
+            return ReportWrite.APPLIED
+        # The failed condition's answer carries the item as it is: no extra read.
+        if not written.item:
+            return ReportWrite.NO_RECIPIENT
+        known = written.item.get("api_message_id")
+        known_id = known.get("S") if isinstance(known, dict) else known  # typed when unparsed
+        if known_id and known_id != report.api_message_id:
+            return ReportWrite.OTHER_MESSAGE
+        return ReportWrite.UNCHANGED
 
     def recipients_page(
         self, job_id: str, *, status: str | None, limit: int, token: str | None
@@ -590,20 +599,15 @@ class Store:
                 conditions.append(f"#applied.#p{i} = :e{i}")
             else:
                 conditions.append(f"attribute_not_exists(#applied.#p{i})")
-        try:
-            answer = self.table.update_item(
-                Key=job_key(update.job_id),
-                UpdateExpression=f"ADD {', '.join(adds)} SET {', '.join(sets)}",
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if _condition_failed(error):
-                return None
-            raise
-        return job_of(answer["Attributes"])
+        written = self._update(
+            Key=job_key(update.job_id),
+            UpdateExpression=f"ADD {', '.join(adds)} SET {', '.join(sets)}",
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        return job_of(written.item) if written.wrote else None
 
     # ---- rejected inputs ----------------------------------------------------------------------
 
@@ -642,15 +646,15 @@ class Store:
 
     # ---- low level --------------------------------------------------------------------------
 
-    def _update(self, **request: Any) -> bool:
-        """A conditional UpdateItem: False when its condition did not hold (nothing was written)."""
+    def _update(self, **request: Any) -> Written:
+        """The one conditional UpdateItem; `wrote` is False when its condition did not hold."""
         try:
-            self.table.update_item(**request)
+            answer = self.table.update_item(**request)
         except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return Written(False, error.response.get("Item") or {})
+        return Written(True, answer.get("Attributes") or {})
 
     def batch_write(self, items: Iterable[dict[str, Any]]) -> None:
         """BatchWriteItem in 25s, retrying unprocessed items with backoff until all are stored."""
@@ -670,10 +674,6 @@ class Store:
             if not requests:
                 return
         raise RuntimeError(f"DynamoDB left {len(requests)} items unwritten after every retry")
-
-
-def _condition_failed(error: ClientError) -> bool:
-    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
 
 
 def _encode_jobs_token(key: Mapping[str, Any], status: str | None) -> str:
