@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -17,12 +18,28 @@ from typing import Any
 
 from bulksms.domain.attempts import RecipientResult
 from bulksms.domain.counts import CountsUpdate, StatusChange
-from bulksms.domain.job import UNFINISHED_JOB_STATUSES, Chunk, ChunkState, Job, Stop
+from bulksms.domain.encoding import Encoding
+from bulksms.domain.job import UNFINISHED_JOB_STATUSES, Chunk, ChunkState, Counts, Job, Stop
+from bulksms.domain.message import Message
 from bulksms.domain.ports import Page, ReportWrite
 from bulksms.domain.reports import DeliveryReport
 from bulksms.domain.status import JobStatus, RecipientStatus, statuses_below
 
 PARTITION = "R"  # one stream partition per job: its changes are in one order
+
+
+def new_job(chunks: Sequence[Sequence[str]], status: JobStatus = JobStatus.QUEUED, **fields: Any) -> Job:
+    """A job as the submission makes it, every number queued, for a test to create."""
+    return Job(
+        job_id=uuid.uuid4().hex,
+        status=status,
+        created_at="2026-01-01T00:00:00.000Z",
+        updated_at="2026-01-01T00:00:00.000Z",
+        message=Message(Encoding.GSM7, "hello", 1),
+        counts=Counts.all_queued(sum(len(chunk) for chunk in chunks)),
+        chunk_count=len(chunks),
+        **fields,
+    )
 
 
 def _now() -> str:

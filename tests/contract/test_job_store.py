@@ -19,16 +19,14 @@ import pytest
 from bulksms.adapters.store import Store
 from bulksms.domain.attempts import RecipientResult
 from bulksms.domain.counts import CountsUpdate
-from bulksms.domain.encoding import Encoding
 from bulksms.domain.job import ChunkState, Counts, Job, Stop
-from bulksms.domain.message import Message
 from bulksms.domain.ports import JobStore, ReportWrite
 from bulksms.domain.reports import DeliveryReport
 from bulksms.domain.status import JobStatus, RecipientStatus
 from moto import mock_aws
 
 from local.template import load_template
-from tests.memory_store import MemoryJobStore
+from tests.memory_store import MemoryJobStore, new_job
 
 ROOT = Path(__file__).resolve().parents[2]
 S = RecipientStatus
@@ -60,16 +58,16 @@ def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Jo
     return Store(name, retention_days=1, resource=resource)
 
 
-def new_job(chunks: list[list[str]], status: JobStatus = JobStatus.QUEUED) -> Job:
-    return Job(
-        job_id=uuid.uuid4().hex,
-        status=status,
-        created_at="2026-01-01T00:00:00.000Z",
-        updated_at="2026-01-01T00:00:00.000Z",
-        message=Message(Encoding.GSM7, "hello", 1),
-        counts=Counts.all_queued(sum(len(c) for c in chunks)),
-        chunk_count=len(chunks),
-        send_at="2026-01-02T00:00:00Z" if status is JobStatus.SCHEDULED else None,
+CHUNKS = [["27821000001", "27821000002"], ["27821000003"]]
+
+
+def fully_described(chunks: list[list[str]], status: JobStatus = JobStatus.QUEUED) -> Job:
+    """A job with its optional fields set, so a read-back shows that each one is kept."""
+    send_at = "2026-01-02T00:00:00Z" if status is JobStatus.SCHEDULED else None
+    return new_job(
+        chunks,
+        status,
+        send_at=send_at,
         client_reference="ref-1",
         rejected_count=2,
         duplicates_removed=1,
@@ -77,11 +75,8 @@ def new_job(chunks: list[list[str]], status: JobStatus = JobStatus.QUEUED) -> Jo
     )
 
 
-CHUNKS = [["27821000001", "27821000002"], ["27821000003"]]
-
-
 def created(store: JobStore, status: JobStatus = JobStatus.QUEUED) -> Job:
-    job = new_job(CHUNKS, status)
+    job = fully_described(CHUNKS, status)
     store.create_job(job, CHUNKS)
     return job
 
@@ -212,7 +207,7 @@ def test_a_finish_that_read_the_job_before_its_stop_does_not_happen(store: JobSt
 
 
 def test_rejected_inputs_page_in_order(store: JobStore) -> None:
-    job = new_job(CHUNKS)
+    job = fully_described(CHUNKS)
     entries = [{"input": str(i), "reason": "invalid"} for i in range(5)]
     store.put_rejected(job.job_id, entries)
     store.create_job(job, CHUNKS)

@@ -4,7 +4,6 @@ judged by the same domain code as the real client's (`judge_answer`), from bodie
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
@@ -14,14 +13,13 @@ from typing import Any, ParamSpec, TypeVar
 import pytest
 from bulksms.adapters.queue import SendQueue
 from bulksms.domain.attempts import Verdict, judge_answer
-from bulksms.domain.encoding import Encoding
-from bulksms.domain.job import Counts, Job
+from bulksms.domain.job import Job
 from bulksms.domain.message import Message
 from bulksms.domain.status import JobStatus, RecipientStatus
 from bulksms.service.counting import apply_changes
 from bulksms.service.sending import Sender
 
-from tests.memory_store import MemoryJobStore
+from tests.memory_store import MemoryJobStore, new_job
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -96,16 +94,7 @@ def create_job(
     status: JobStatus = JobStatus.QUEUED,
     **fields: Any,
 ) -> Job:
-    job = Job(
-        job_id=uuid.uuid4().hex,
-        status=status,
-        created_at="2026-01-01T00:00:00.000Z",
-        updated_at="2026-01-01T00:00:00.000Z",
-        message=Message(Encoding.GSM7, "hello", 1),
-        counts=Counts.all_queued(sum(len(chunk) for chunk in chunks)),
-        chunk_count=len(chunks),
-        **fields,
-    )
+    job = new_job(chunks, status, **fields)
     store.create_job(job, chunks)
     return job
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from bulksms.domain.attempts import RecipientResult
+from bulksms.domain.job import Job
 from bulksms.domain.reports import DeliveryReport
 from bulksms.domain.status import JobStatus, RecipientStatus
 from bulksms.service.counting import apply_changes
@@ -16,12 +17,18 @@ from tests.unit.service.conftest import Finished, create_job, numbers
 S = RecipientStatus
 
 
+def sent(store: MemoryJobStore, count: int) -> tuple[Job, list[str]]:
+    """A job whose numbers were all submitted, the changes not counted yet."""
+    to = numbers(count)
+    job = create_job(store, [to])
+    store.put_results(job.job_id, 0, [RecipientResult(n, S.SUBMITTED, f"{i:032x}") for i, n in enumerate(to)])
+    return job, to
+
+
 def test_a_redelivered_batch_counts_once_and_finishes_the_job_once(
     store: MemoryJobStore, finished: Finished
 ) -> None:
-    to = numbers(3)
-    job = create_job(store, [to])
-    store.put_results(job.job_id, 0, [RecipientResult(n, S.SUBMITTED, f"{i:032x}") for i, n in enumerate(to)])
+    job, _ = sent(store, 3)
     batch = store.take_changes()
     assert apply_changes(store, batch, finished) == Counter({"jobs_updated": 1, "jobs_finished": 1})
     assert apply_changes(store, batch, finished) == Counter()  # delivered again: nothing changes
@@ -33,9 +40,7 @@ def test_a_redelivered_batch_counts_once_and_finishes_the_job_once(
 def test_reports_after_the_end_move_the_counts_but_finish_nothing(
     store: MemoryJobStore, finished: Finished
 ) -> None:
-    to = numbers(2)
-    job = create_job(store, [to])
-    store.put_results(job.job_id, 0, [RecipientResult(n, S.SUBMITTED, f"{i:032x}") for i, n in enumerate(to)])
+    job, to = sent(store, 2)
     apply_changes(store, store.take_changes(), finished)
     report = DeliveryReport(f"{0:032x}", job.job_id, to[0], "004", "0.75", None)
     assert apply_report(store, report).value == "applied"
