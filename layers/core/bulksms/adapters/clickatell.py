@@ -29,8 +29,8 @@ _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 # The current POST limit of sendmsg (older accounts: 300, set with the ChunkSize parameter).
 SENDMSG_MAX_NUMBERS = 600
 # Only attempts that provably never reached Clickatell are tried again (urllib3's own retries are off:
-# `retries=False` below, so nothing is stacked on this). `attempts` is the SEND_ATTEMPTS setting.
-SEND_RETRY = RetryPolicy(attempts=3, base_s=0.25, cap_s=4.0)
+# `retries=False` below, so nothing is stacked on this). Each client sets `attempts` from SEND_ATTEMPTS.
+SEND_RETRY = RetryPolicy(attempts=4, base_s=0.25, cap_s=4.0)
 
 
 @cache
