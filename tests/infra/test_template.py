@@ -467,6 +467,7 @@ SAMPLE_EVENTS = [
     ("CallbackFunction", "callback_get.json", "LambdaFunctionUrlModel"),
     ("CallbackFunction", "callback_post.json", "LambdaFunctionUrlModel"),
     ("InboundFunction", "inbound_post.json", "LambdaFunctionUrlModel"),
+    ("InboundFunction", "inbound_one_api_post.json", "LambdaFunctionUrlModel"),
     ("SweeperFunction", "sweeper_schedule.json", "EventBridgeModel"),
     ("StatusCallbackFunction", "sqs_status_callback.json", "SqsModel"),
     ("CountsFunction", "dynamodb_recipient_changes.json", "DynamoDBStreamModel"),

@@ -25,7 +25,6 @@ _VIEW_FIELDS = ("mo_message_id", "from", "to", "text", "charset", "udh", "sent_a
 class InboundOutcome(StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"  # Clickatell repeated a callback we had stored
-    INVALID = "invalid"
 
 
 class Action(StrEnum):
