@@ -161,5 +161,5 @@ def sender() -> Sender:
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,
         rate=send_rate(),
-        on_opted_out=suppressions().suppress_all_from_provider,
+        on_opted_out=suppressions().suppress_from_provider,
     )

@@ -39,6 +39,9 @@ DEFAULT_BASE_URL = "https://platform.clickatell.com"
 ACCOUNT_ERRORS = frozenset({1, 2, 3, 7, 20, 46})
 # "Internal error", "Internal error, please retry", "Rate limit": at request level nothing was processed.
 RETRYABLE_ERRORS = frozenset({18, 19, 43})
+# "Recipient opted out" (a message-level error): the One API's `ERR: 122`. Its status table has no
+# status meaning the same, so a delivery report never adds a number (docs/one-api.md).
+OPTED_OUT_ERROR = "26"
 
 # One API status codes -> the legacy three-digit code with the same meaning, which is what the report
 # path reads. Codes not listed tell nothing we can use and map to 001 ("message unknown": no change).
