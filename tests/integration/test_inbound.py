@@ -252,3 +252,58 @@ def test_a_one_api_callback_of_several_replies_stores_each_and_skips_other_chann
     whatsapp_only = json.dumps({"event": {"moText": [replies[1]]}})
     answer = handle(fresh, {**event, "body": whatsapp_only})
     assert (answer["statusCode"], answer["body"]) == (200, "ignored")
+
+
+CONFIRMATION = "You will get no more texts from us. Reply START to undo."
+
+
+@pytest.fixture
+def confirming(monkeypatch: pytest.MonkeyPatch, fresh: LocalStack) -> Iterator[LocalStack]:
+    """The deployment's OptOutConfirmationText set (settings are read once per container: the caches
+    are cleared around the test, as a new container would start)."""
+    monkeypatch.setenv("OPT_OUT_CONFIRMATION_TEXT", CONFIRMATION)
+    settings.cache_clear()
+    runtime.inbound.cache_clear()
+    yield fresh
+    monkeypatch.undo()
+    settings.cache_clear()
+    runtime.inbound.cache_clear()
+
+
+def test_a_stop_gets_one_confirmation_from_our_number_when_configured(
+    api: Any, confirming: LocalStack
+) -> None:
+    sim = simulator(confirming)
+    first = reply(confirming, "STOP")
+    reply(confirming, "STOP", mo_msg_id=first["moMsgId"])  # a repeat: not confirmed again
+    reply(confirming, "thanks")
+    reply(confirming, "START", format="one")
+    (sent,) = sim.requests
+    assert sent["numbers"] == 1 and sent["params"]["to"] == HANDSET
+    assert (sent["params"]["text"], sent["params"]["from"], sent["params"]["mo"]) == (CONFIRMATION, OURS, "1")
+    (message,) = sim.messages_for(HANDSET)
+    assert message["from"] == OURS
+    assert suppression(api) is None  # START came after: the confirmation changed nothing on the list
+    assert sorted(str(item["action"]) for item in inbound(api)["items"]) == [
+        "None",
+        "suppressed",
+        "unsuppressed",
+    ]
+
+
+def test_no_confirmation_by_default_and_a_refused_one_keeps_the_reply(api: Any, fresh: LocalStack) -> None:
+    reply(fresh, "STOP")
+    assert simulator(fresh).requests == []
+    sender = numbers(1, start=2_100_000)[0]
+    simulator(fresh).set_faults(auth_fail=True)  # the confirmation is refused: the reply still counts
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPT_OUT_CONFIRMATION_TEXT", CONFIRMATION)
+        settings.cache_clear()
+        runtime.inbound.cache_clear()
+        try:
+            assert reply(fresh, "Stop", sender=sender)["answer"] == "stored"
+        finally:
+            patch.undo()
+            settings.cache_clear()
+            runtime.inbound.cache_clear()
+    assert suppression(api, sender) is not None
