@@ -177,7 +177,9 @@ class LocalStack:
         self.api_server = _ApiServer((config.host, config.api_port), self.gateway)
         self._spawn("api-server", self.api_server.serve_forever)
         self.simulator.configure(callback_url=self.callback_url)
-        self.simulator.mo.configure(self.inbound_url)
+        self.simulator.mo.configure(
+            self.inbound_url, api=self.template.parameters.get("ClickatellApi", "http")
+        )
         self._sqs = clients(self.endpoint)[1]
         self.scheduler = self._build_scheduler()
         if config.pollers:

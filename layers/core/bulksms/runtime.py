@@ -22,6 +22,7 @@ from bulksms.adapters.suppressions import SuppressionStore
 from bulksms.adapters.webhooks import tls_context
 from bulksms.domain.message import Credentials
 from bulksms.domain.provider import Provider
+from bulksms.service.confirmation import OptOutConfirmation
 from bulksms.service.inbound import Inbound
 from bulksms.service.notify import StatusCallbackDeliverer, StatusNotifier
 from bulksms.service.sending import Sender
@@ -51,11 +52,13 @@ def inbound() -> Inbound:
         body = json.dumps(message, separators=(",", ":"), default=str)
         webhook_queue().send([{"mo_message_id": str(message["mo_message_id"]), "url": url, "body": body}])
 
+    text = config.opt_out_confirmation_text
     return Inbound(
         InboundStore(config.table_name),
         suppressions(),
         config.retention_days * 86_400,
         webhook=webhook if url else None,
+        confirm=OptOutConfirmation.of_text(provider(), text, config.max_parts).send if text else None,
     )
 
 
@@ -161,5 +164,5 @@ def sender() -> Sender:
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,
         rate=send_rate(),
-        on_opted_out=suppressions().suppress_all_from_provider,
+        on_opted_out=suppressions().suppress_from_provider,
     )

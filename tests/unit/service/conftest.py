@@ -15,6 +15,7 @@ from bulksms.adapters.queue import SendQueue
 from bulksms.domain.attempts import Verdict, judge_answer
 from bulksms.domain.job import Job
 from bulksms.domain.message import Message
+from bulksms.domain.optout import OPTED_OUT_ERROR
 from bulksms.domain.status import JobStatus, RecipientStatus
 from bulksms.service.counting import apply_changes
 from bulksms.service.sending import Sender
@@ -49,6 +50,7 @@ class FakeClickatell:
         f"ID: {message_id(n)} To: {n}\n" for n in numbers
     )
     max_numbers_per_request: int = 600
+    opted_out_error: str = OPTED_OUT_ERROR
     posts: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
     def refusal(self, message: Message) -> tuple[str, str] | None:

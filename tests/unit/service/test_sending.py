@@ -11,7 +11,15 @@ from bulksms.domain.status import JobStatus, RecipientStatus
 from bulksms.service.sending import RetryLater, Sender
 
 from tests.memory_store import MemoryJobStore
-from tests.unit.service.conftest import FakeClickatell, Finished, count, create_job, numbers, statuses
+from tests.unit.service.conftest import (
+    FakeClickatell,
+    Finished,
+    InlineExecutor,
+    count,
+    create_job,
+    numbers,
+    statuses,
+)
 
 S = RecipientStatus
 CANCEL = Stop(JobStatus.CANCELLED, "CANCELLED", "cancelled by request")
@@ -110,3 +118,22 @@ def test_a_scheduled_job_is_not_sent_before_it_starts(
     job = create_job(store, [numbers(2)], JobStatus.SCHEDULED, send_at="2026-01-02T00:00:00Z")
     assert sender.process(job.job_id, [0], plenty) == Counter()
     assert clickatell.posts == []
+
+
+def test_numbers_clickatell_reports_opted_out_go_to_the_suppression_hook(
+    store: MemoryJobStore, clickatell: FakeClickatell
+) -> None:
+    first, second = numbers(2)
+    clickatell.answer = lambda sent: f"ID: {'e' * 32} To: {first}\nERR: 122, Opted out To: {second}\n"
+    handed: list[tuple[list[str], str]] = []
+    sender = Sender(
+        store,
+        clickatell,
+        InlineExecutor(),
+        lease_seconds=60,
+        min_time_to_start_ms=1_000,
+        on_opted_out=lambda to, reason: handed.append((to, reason)),
+    )
+    job = create_job(store, [[first, second]])
+    assert sender.process(job.job_id, [0], plenty) == Counter({S.SUBMITTED: 1, S.FAILED: 1})
+    assert handed == [([second], "Clickatell: error 122, Opted out")]
