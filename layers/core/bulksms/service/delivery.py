@@ -6,10 +6,11 @@ table's stream, so a report costs one write whatever the number of reports a job
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 from bulksms.domain.ports import JobStore, ReportWrite
-from bulksms.domain.reports import DeliveryReport
+from bulksms.domain.reports import DeliveryReport, InvalidReport, parse_report
 from bulksms.domain.status import RecipientStatus
 
 
@@ -42,3 +43,19 @@ def apply_report(store: JobStore, report: DeliveryReport) -> ReportOutcome:
     job = store.get_job(report.job_id)
     sending = job is not None and not job.finished
     return ReportOutcome.NOT_READY if sending else ReportOutcome.UNKNOWN_MESSAGE
+
+
+def apply_reports(
+    store: JobStore, reports: Sequence[Mapping[str, str]]
+) -> list[tuple[DeliveryReport, ReportOutcome] | InvalidReport]:
+    """Check and apply each report of one callback in turn (each its own conditional write): its
+    report and outcome, or why it was refused. One refused update does not hold back the others."""
+    results: list[tuple[DeliveryReport, ReportOutcome] | InvalidReport] = []
+    for fields in reports:
+        try:
+            report = parse_report(fields)
+        except InvalidReport as error:
+            results.append(error)
+            continue
+        results.append((report, apply_report(store, report)))
+    return results
