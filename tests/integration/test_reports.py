@@ -20,6 +20,7 @@ import pytest
 import urllib3
 from bulksms import runtime
 from bulksms.adapters.store import Store
+from bulksms.domain.reports import MAX_BODY_BYTES
 
 from local.stack import LocalStack
 from tests.integration.faults import check_every_number_once, recipient_items
@@ -135,7 +136,7 @@ def test_oversized_fields_are_400_not_a_store_error(
         assert status == 400 and field in text, (field, text[:200])
     body = urlencode({**report, "charge": "1" * 500_000}).encode()
     form = {"Content-Type": "application/x-www-form-urlencoded"}
-    assert via_gateway(fresh, "POST", [], form, body) == (400, "invalid: body larger than 16384 bytes")
+    assert via_gateway(fresh, "POST", [], form, body) == (400, f"invalid: body larger than {MAX_BODY_BYTES} bytes")
     status, text = via_gateway(fresh, "GET", [(k, v) for k, v in report.items() if k != "apiMsgId"], {}, b"")
     assert (status, text) == (400, "invalid: apiMsgId is missing")
     assert {item["status"] for item in recipient_items(fresh, job_id)} == {"submitted"}
