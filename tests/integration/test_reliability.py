@@ -307,8 +307,8 @@ def test_crash_between_storing_results_and_settling_keeps_what_was_stored(
         crashed: list[int] = []
         lock = threading.Lock()
 
-        def write_batch(self: Any, requests: Any) -> None:
-            chunk = int(requests[0]["PutRequest"]["Item"]["chunk"])
+        def write_batch(self: Any, client: Any, requests: Any) -> None:
+            chunk = int(requests[0]["PutRequest"]["Item"]["chunk"]["N"])  # results are typed items
             with lock:
                 batches[chunk] += 1
                 crash = not crashed and batches[chunk] == stored_batches + 1
@@ -316,7 +316,7 @@ def test_crash_between_storing_results_and_settling_keeps_what_was_stored(
                     crashed.append(chunk)
             if crash:
                 raise SimulatedCrash("died while storing results")
-            original(self, requests)
+            original(self, client, requests)
 
         monkeypatch.setattr(Store, "_write_batch", write_batch)
 
