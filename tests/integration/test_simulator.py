@@ -561,7 +561,9 @@ def test_http_5xx_is_deterministic_for_a_seed(http: Any) -> None:
 
 
 def test_timeout_fault_processes_then_stalls(http: Any) -> None:
-    with ClickatellSimulator(faults=Faults(timeout=1.0), stall_seconds=1.0) as sim:
+    # The stall outlasts this module's 10 s timeout: leaving the block ends the test only if stop()
+    # wakes the stalled handler.
+    with ClickatellSimulator(faults=Faults(timeout=1.0), stall_seconds=60.0) as sim:
         with pytest.raises(urllib3.exceptions.ReadTimeoutError):
             http.request(
                 "POST",
@@ -573,8 +575,6 @@ def test_timeout_fault_processes_then_stalls(http: Any) -> None:
         stats = sim.stats()
         assert stats["recipients_accepted"] == 2
         assert stats["faults_injected"]["timeout"] == 1
-        started = time.monotonic()
-    assert time.monotonic() - started < 0.8  # stop() wakes the stalled handler
 
 
 def test_timeout_fault_closes_connection_after_stall(http: Any) -> None:
@@ -582,7 +582,7 @@ def test_timeout_fault_closes_connection_after_stall(http: Any) -> None:
         started = time.monotonic()
         with pytest.raises(urllib3.exceptions.ProtocolError):
             post(http, sim, **AUTH, to=N1, text="x")
-        assert 0.15 < time.monotonic() - started < 1.5
+        assert time.monotonic() - started > 0.15  # the stall came before the close
         assert sim.stats()["recipients_accepted"] == 1
 
 
@@ -632,7 +632,7 @@ def test_latency_fault(sim: ClickatellSimulator, http: Any) -> None:
     sim.set_faults(latency_ms=150)
     started = time.monotonic()
     assert SINGLE_ID.fullmatch(send(http, sim, to=N1, text="x"))
-    assert 0.15 <= time.monotonic() - started < 1.0
+    assert time.monotonic() - started >= 0.15  # the latency is added, never less
 
 
 def test_auth_fail_and_no_credit_faults(sim: ClickatellSimulator, http: Any) -> None:
