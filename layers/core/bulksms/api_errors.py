@@ -10,10 +10,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from bulksms.adapters.store import InvalidPageToken
 from bulksms.service.errors import RequestError
@@ -118,16 +114,6 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(InvalidPageToken)
     def invalid_page_token(error: InvalidPageToken) -> Response[str]:
         return error_response(400, "invalid_page_token", str(error), "next_token")
-
-    @app.exception_handler(IdempotencyValidationError)
-    def idempotency_conflict(_: Exception) -> Response[str]:
-        message = "this Idempotency-Key was used with a different body"
-        return error_response(409, "idempotency_conflict", message, "Idempotency-Key")
-
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def idempotency_in_progress(_: Exception) -> Response[str]:
-        message = "a request with this Idempotency-Key is still running; retry shortly"
-        return error_response(409, "idempotency_in_progress", message, "Idempotency-Key")
 
     @app.not_found
     def not_found(_: Exception) -> Response[str]:

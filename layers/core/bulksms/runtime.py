@@ -18,7 +18,6 @@ from bulksms.adapters.queue import Queue, SendQueue
 from bulksms.adapters.scheduler import JobScheduler
 from bulksms.adapters.store import Store
 from bulksms.adapters.suppressions import SuppressionStore
-from bulksms.service.notify import StatusNotifier
 from bulksms.service.suppressions import SuppressionList
 from bulksms.settings import settings
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from bulksms.domain.message import Credentials
     from bulksms.domain.provider import Provider
     from bulksms.service.inbound import Inbound
-    from bulksms.service.notify import StatusCallbackDeliverer
+    from bulksms.service.notify import StatusCallbackDeliverer, StatusNotifier
     from bulksms.service.sending import Sender
 
 SECRET_MAX_AGE_S = 300  # rotated credentials are picked up within five minutes
@@ -149,6 +148,8 @@ def webhook_queue() -> Queue:
 
 @cache
 def notifier() -> StatusNotifier:
+    from bulksms.service.notify import StatusNotifier
+
     return StatusNotifier(webhook_queue())
 
 
