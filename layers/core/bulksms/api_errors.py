@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -102,19 +102,27 @@ def _proxy_error(status: int, code: str, message: str) -> dict[str, Any]:
 
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     """Every error the API can raise, answered in the one error shape."""
-
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(error: RequestValidationError) -> Response[str]:
-        return validation_error_response(error.errors())
-
-    @app.exception_handler(RequestError)
-    def request_error(error: RequestError) -> Response[str]:
-        return error_response(error.status, error.code, error.message, error.field)
-
-    @app.exception_handler(InvalidPageToken)
-    def invalid_page_token(error: InvalidPageToken) -> Response[str]:
-        return error_response(400, "invalid_page_token", str(error), "next_token")
+    # Registered by call, not as decorators: powertools leaves exception_handler's decorator untyped.
+    handlers: dict[type[Exception], Callable[[Any], Response[str]]] = {
+        RequestValidationError: _invalid_request,
+        RequestError: _request_error,
+        InvalidPageToken: _invalid_page_token,
+    }
+    for error, handler in handlers.items():
+        app.exception_handler(error)(handler)
 
     @app.not_found
     def not_found(_: Exception) -> Response[str]:
         return error_response(404, "not_found", "no such route; see the README for the API")
+
+
+def _invalid_request(error: RequestValidationError) -> Response[str]:
+    return validation_error_response(error.errors())
+
+
+def _request_error(error: RequestError) -> Response[str]:
+    return error_response(error.status, error.code, error.message, error.field)
+
+
+def _invalid_page_token(error: InvalidPageToken) -> Response[str]:
+    return error_response(400, "invalid_page_token", str(error), "next_token")

@@ -59,19 +59,25 @@ def _submit_once() -> Callable[..., dict[str, Any]]:
         boto3_client=aws.dynamodb_client(),
     )
 
-    @idempotent_function(
-        data_keyword_argument="submission", config=IDEMPOTENCY, persistence_store=persistence
+    # Wrapped by call, not as a decorator: powertools types idempotent_function's result as Any.
+    submit_once: Callable[..., dict[str, Any]] = idempotent_function(
+        _submit_recorded,
+        data_keyword_argument="submission",
+        config=IDEMPOTENCY,
+        persistence_store=persistence,
     )
-    def submit_once(submission: dict[str, Any]) -> dict[str, Any]:
-        request = SendRequest.model_validate(submission["request"])
-        job_id, earlier = _job_for(submission["key"], submission["request"])
-        if earlier is None:
-            _submit(request, job_id)
-        else:
-            _resume(earlier)
-        return {"job_id": job_id}
-
     return submit_once
+
+
+def _submit_recorded(submission: dict[str, Any]) -> dict[str, Any]:
+    """What the idempotency record keeps: the job id of the key and body's job."""
+    request = SendRequest.model_validate(submission["request"])
+    job_id, earlier = _job_for(submission["key"], submission["request"])
+    if earlier is None:
+        _submit(request, job_id)
+    else:
+        _resume(earlier)
+    return {"job_id": job_id}
 
 
 def _submit(request: SendRequest, job_id: str | None = None) -> str:
