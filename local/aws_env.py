@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
+import re
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 
 from local.template import LocalTemplate
 
+log = logging.getLogger("local.aws")
+ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CREDENTIALS = {
@@ -33,19 +42,166 @@ def client_environment(endpoint: str) -> dict[str, str]:
 STREAM_RETENTION_S = 300
 
 
-def start_moto(host: str = "127.0.0.1", port: int = 0) -> Any:
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from moto.server import ThreadedMotoServer
-
+def start_moto(
+    host: str = "127.0.0.1", port: int = 0, *, own_process: bool = False
+) -> LocalMoto | MotoProcess:
+    """moto's server with the template's services; in a process of its own (local.moto_server) or in
+    this one (where tests can reach into its backends)."""
+    if own_process:
+        return MotoProcess(host, port)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
-    # Keep-alive, as AWS endpoints do: werkzeug's default HTTP/1.0 closes every connection, so each
-    # AWS call paid a TCP handshake and a new server thread.
-    MotoRequestHandler.protocol_version = "HTTP/1.1"
     _serialise_dynamodb()
     _bound_stream_memory(STREAM_RETENTION_S)
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    return server
+    return LocalMoto(host, port).start()
+
+
+class LocalMoto:
+    """moto's server (what ThreadedMotoServer runs) with keep-alive connections, as AWS endpoints have.
+
+    werkzeug's development server closes every connection, then waits 10 ms for leftover bytes,
+    because http.server cannot tell an unread body from the next request. So each AWS call paid a TCP
+    handshake, a new server thread and that wait. Here the body is read in full by its length before
+    moto sees it, and the answer goes out with its length, so the connection can carry the next call.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        from moto.moto_server.werkzeug_app import create_backend_app
+        from werkzeug.serving import make_server
+
+        from local.streams import MotoStreams, streams_endpoint
+
+        streams = MotoStreams(ACCOUNT, REGION, DYNAMODB_LOCK)
+        app = streams_endpoint(_dispatcher()(create_backend_app), streams)
+        self._connections: set[socket.socket] = set()
+        handler = _keep_alive_handler(self._connections)
+        self._server = make_server(host, port, app, threaded=True, request_handler=handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+
+    def start(self) -> LocalMoto:
+        self._thread.start()
+        return self
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        for connection in list(self._connections):  # idle kept-alive connections hold a thread each
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self._server.server_close()
+
+
+class MotoProcess:
+    """local.moto_server in a child process: the same server, on a core of its own."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "local.moto_server", "--host", host, "--port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # Ctrl-C reaches the stack, which stops moto last
+        )
+        assert self._process.stdout is not None
+        ready = self._process.stdout.readline()
+        match = re.fullmatch(r"moto ready on (\S+):(\d+)\n", ready)
+        if not match:
+            self._process.kill()
+            raise RuntimeError(f"moto's process did not start (it printed {ready!r})")
+        self._host, self._port = match[1], int(match[2])
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        return self._host, self._port
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+# The services the stack calls, whose backend moto picks from the signature's scope and the target.
+_DISPATCH_CACHED = frozenset({"dynamodb", "sqs", "secretsmanager", "scheduler"})
+
+
+def _dispatcher() -> type:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    class CachedDispatcher(DomainDispatcherApplication):  # type: ignore[misc]
+        """moto's dispatcher, remembering which backend serves a service: to find out it lists moto's
+        package directory and walks its URL patterns, on every request (a tenth of a DynamoDB call)."""
+
+        def get_application(self, environ: dict[str, Any]) -> Any:
+            scope = environ.get("HTTP_AUTHORIZATION", "").split(",")[0].split("/")
+            if len(scope) != 5 or scope[3] not in _DISPATCH_CACHED:
+                return super().get_application(environ)
+            key = (scope[2], scope[3], environ.get("HTTP_X_AMZ_TARGET", "").split(".")[0])
+            cache: dict[tuple[str, ...], Any] = self.__dict__.setdefault("_local_apps", {})
+            if key not in cache:
+                cache[key] = super().get_application(environ)
+            return cache[key]
+
+    return CachedDispatcher
+
+
+def _keep_alive_handler(connections: set[socket.socket]) -> type:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class KeepAliveHandler(MotoRequestHandler):  # type: ignore[misc]
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else each kept-alive answer waits ~40 ms for a delayed ACK
+
+        def setup(self) -> None:
+            super().setup()
+            connections.add(self.connection)
+
+        def finish(self) -> None:
+            connections.discard(self.connection)
+            super().finish()
+
+        def run_wsgi(self) -> None:
+            environ = self.make_environ()  # werkzeug's, with moto's header spelling
+            if environ.get("wsgi.input_terminated"):  # a chunked body: read to its end, then close
+                body = environ["wsgi.input"].read()
+                self.close_connection = True
+            else:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                body = self.rfile.read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            answer: dict[str, Any] = {}
+            chunks: list[bytes] = []
+
+            def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                answer["status"], answer["headers"] = status, headers
+                return chunks.append
+
+            try:
+                result = self.server.app(environ, start_response)
+                try:
+                    chunks.extend(result)
+                finally:
+                    getattr(result, "close", lambda: None)()
+            except Exception:
+                log.exception("moto failed on %s %s", self.command, self.path)
+                answer = {"status": "500 Internal Server Error", "headers": []}
+                chunks, self.close_connection = [], True
+            code, _, reason = answer["status"].partition(" ")
+            data = b"".join(chunks)
+            self.send_response(int(code), reason)
+            for name, value in answer["headers"]:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+    return KeepAliveHandler
 
 
 DYNAMODB_LOCK = threading.RLock()

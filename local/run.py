@@ -64,6 +64,7 @@ def config_from_args(argv: list[str] | None = None) -> StackConfig:
         sim_seed=args.sim_seed,
         sweep_every_s=args.sweep_every,
         parameter_overrides=dict(args.parameter),
+        moto_process=True,
     )
 
 

@@ -35,7 +35,7 @@ from local.gateway import Gateway
 from local.poller import FunctionTarget, SqsPoller, SqsSource
 from local.scheduler import LocalScheduler
 from local.simulator import ClickatellSimulator, Faults
-from local.streams import MotoStreams, StreamPoller
+from local.streams import HttpStreams, MotoStreams, StreamPoller
 from local.template import FunctionDefinition, LocalTemplate, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +75,9 @@ class StackConfig:
     pollers: bool = True  # also runs the local scheduler; without, a test drives both by hand
     sweep_every_s: float | None = None  # None: the template's schedule
     prefix: str = "bulksms-local"
+    # moto in a process of its own (local.run: DynamoDB gets a core, as it is its own service on AWS);
+    # in this one, tests can reach into its backends to inspect and fault it.
+    moto_process: bool = False
 
 
 class _ApiHandler(BaseHTTPRequestHandler):
@@ -142,7 +145,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         config = self.config
-        self.moto = start_moto(config.host, config.moto_port)
+        self.moto = start_moto(config.host, config.moto_port, own_process=config.moto_process)
         self.endpoint = moto_endpoint(self.moto)
         apply_environment(client_environment(self.endpoint))
         self.simulator = ClickatellSimulator(
@@ -174,7 +177,9 @@ class LocalStack:
         self.api_server = _ApiServer((config.host, config.api_port), self.gateway)
         self._spawn("api-server", self.api_server.serve_forever)
         self.simulator.configure(callback_url=self.callback_url)
-        self.simulator.mo.configure(self.inbound_url)
+        self.simulator.mo.configure(
+            self.inbound_url, api=self.template.parameters.get("ClickatellApi", "http")
+        )
         self._sqs = clients(self.endpoint)[1]
         self.scheduler = self._build_scheduler()
         if config.pollers:
@@ -284,7 +289,9 @@ class LocalStack:
         return poller
 
     def _build_stream_pollers(self) -> list[StreamPoller]:
-        streams = MotoStreams(ACCOUNT, REGION, DYNAMODB_LOCK)
+        streams: MotoStreams | HttpStreams = MotoStreams(ACCOUNT, REGION, DYNAMODB_LOCK)
+        if self.config.moto_process:
+            streams = HttpStreams(self.endpoint)
         pollers = []
         for function in self.template.functions():
             for trigger in function.stream_triggers:

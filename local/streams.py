@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import urllib3
+
 from local.context import LocalContext
 from local.poller import FunctionTarget
 from local.template import StreamTrigger
@@ -90,6 +92,68 @@ class MotoStreams:
         with self._lock:
             answer: dict[str, Any] = self._backend().get_records(ShardIterator, Limit)
             return answer
+
+
+_STREAMS_PATH = "/_local/streams/"
+_STREAM_CALLS = ("describe_stream", "get_shard_iterator", "get_records")
+
+
+def streams_endpoint(app: Any, streams: MotoStreams) -> Any:
+    """moto's WSGI app, plus MotoStreams' three calls as JSON at /_local/streams/<call>: how a stack
+    whose moto runs in another process (local.moto_server) reads the stream where it is kept."""
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(_STREAMS_PATH):
+            return app(environ, start_response)
+        call = path.removeprefix(_STREAMS_PATH)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            if call not in _STREAM_CALLS:
+                raise ValueError(f"no stream call {call!r}")
+            arguments = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            status, body = "200 OK", json.dumps(getattr(streams, call)(**arguments), default=_epoch_seconds)
+        except Exception as error:  # e.g. a trimmed position: the reader starts over, as on AWS
+            status, body = "400 Bad Request", json.dumps({"error": f"{type(error).__name__}: {error}"})
+        start_response(status, [("Content-Type", "application/json")])
+        return [body.encode()]
+
+    return serve
+
+
+class HttpStreams:
+    """MotoStreams' three calls over HTTP, to a moto in its own process (see streams_endpoint)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self._url = f"{endpoint}{_STREAMS_PATH}"
+        self._http = urllib3.PoolManager(maxsize=4, timeout=urllib3.Timeout(connect=5, read=30))
+
+    def _call(self, call: str, **arguments: Any) -> dict[str, Any]:
+        answer = self._http.request(
+            "POST", self._url + call, body=json.dumps(arguments).encode(), retries=False
+        )
+        body: dict[str, Any] = json.loads(answer.data)
+        if answer.status != 200:
+            raise RuntimeError(f"{call} failed: {body.get('error')}")
+        return body
+
+    def describe_stream(self, StreamArn: str) -> dict[str, Any]:
+        return self._call("describe_stream", StreamArn=StreamArn)
+
+    def get_shard_iterator(self, StreamArn: str, ShardId: str, ShardIteratorType: str) -> dict[str, Any]:
+        return self._call(
+            "get_shard_iterator", StreamArn=StreamArn, ShardId=ShardId, ShardIteratorType=ShardIteratorType
+        )
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        return self._call("get_records", ShardIterator=ShardIterator, Limit=Limit)
+
+
+def _epoch_seconds(value: Any) -> int:
+    """A stream record's time as Lambda delivers it: whole seconds since the epoch."""
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class StreamPoller:
@@ -221,8 +285,8 @@ class StreamPoller:
         """The record as Lambda delivers it: with the stream's ARN, and the time as epoch seconds."""
         data = dict(record["dynamodb"])
         created = data.get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):
-            data["ApproximateCreationDateTime"] = int(created.timestamp())
+        if isinstance(created, datetime):  # read in this process; over HTTP it is seconds already
+            data["ApproximateCreationDateTime"] = _epoch_seconds(created)
         return {**record, "dynamodb": data, "eventSourceARN": self._arn}
 
     # -- running ------------------------------------------------------------------------------------

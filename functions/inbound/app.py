@@ -1,8 +1,10 @@
-"""Clickatell MO (reply) callbacks (GET, POST form or JSON) on a Lambda function URL, checked by token."""
+"""Clickatell MO (reply) callbacks (GET, POST form, XML, legacy or One API JSON) on a Lambda function
+URL, checked by token."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 from typing import Any
 
@@ -10,8 +12,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
-from bulksms.domain.inbound import callback_fields, form_fields, parse_inbound
-from bulksms.service.inbound import InboundOutcome
+from bulksms.domain.inbound import read_callback
 
 logger = Logger()
 metrics = Metrics()
@@ -27,18 +28,26 @@ def _text(status: int, body: str) -> Response[str]:
 def clickatell_inbound() -> Response[str]:
     event = app.current_event
     raw = event.get("body") or ""
-    fields = callback_fields(
-        event.raw_query_string, base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
-    )
-    token = str((fields or dict(form_fields(event.raw_query_string, b""))).pop("token", ""))
-    if not hmac.compare_digest(token.encode(), runtime.callback_token().encode()):
+    try:
+        body = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+    except binascii.Error:
+        body = None
+    callback = read_callback(event.raw_query_string, body or b"")
+    if not hmac.compare_digest(callback.token.encode(), runtime.callback_token().encode()):
         logger.warning("inbound callback with a bad token refused")
         return _text(403, "forbidden")
-    message = parse_inbound(fields) if fields is not None else None
-    # Without a sender Clickatell's retry would be no better: 400, and it is not stored.
-    outcome = runtime.inbound().receive(message) if message else InboundOutcome.INVALID
-    metrics.add_metric(name=f"Inbound{outcome.value.title()}", unit="Count", value=1)
-    return _text(400 if outcome is InboundOutcome.INVALID else 200, outcome.value)
+    if body is None:
+        return _text(400, "invalid: body is not base64")
+    if callback.error:
+        # Clickatell's retry would be no better: 400, and nothing is stored.
+        metrics.add_metric(name="InboundInvalid", unit="Count", value=1)
+        logger.info("inbound callback refused", extra={"reason": callback.error})
+        return _text(400, f"invalid: {callback.error}")
+    outcomes = [runtime.inbound().receive(message) for message in callback.messages]
+    for outcome in outcomes:
+        metrics.add_metric(name=f"Inbound{outcome.value.title()}", unit="Count", value=1)
+    # One word per reply, in order; "ignored" when the callback held no SMS reply (e.g. WhatsApp only).
+    return _text(200, ",".join(outcome.value for outcome in outcomes) or "ignored")
 
 
 @logger.inject_lambda_context

@@ -82,7 +82,7 @@ class ClickatellSimulator:
         api_key: str = "sim-api-key",
         faults: Faults | None = None,
         seed: int | None = None,
-        callback_workers: int = 4,
+        callback_workers: int = 16,
         callback_queue_limit: int = 200_000,
         **config: Any,
     ) -> None:

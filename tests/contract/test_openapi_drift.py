@@ -128,3 +128,17 @@ def test_callback_route_is_documented_as_a_token_route_without_api_key(committed
             assert set(response["content"]) == {"text/plain"}
         assert operation["servers"][0]["url"].endswith(".lambda-url.{region}.on.aws"), f"{method} {path}"
     assert set(committed["paths"]["/v1/callbacks/clickatell"]) == {"get", "post"}
+
+
+def test_each_function_url_route_names_the_output_that_gives_its_url(committed: dict[str, Any]) -> None:
+    template = load_template(ROOT / "template.yaml")
+    outputs = {
+        output["Value"]["Fn::GetAtt"][0]: name
+        for name, output in template.document["Outputs"].items()
+        if isinstance(output["Value"], dict) and "Fn::GetAtt" in output["Value"]
+    }
+    for function in (f for f in template.functions() if f.function_url):
+        output = outputs[f"{function.logical_id}Url"]
+        for method, operation in committed["paths"][function.local_path].items():
+            (server,) = operation["servers"]
+            assert server["description"].startswith(f"The stack's {output} output"), (method, output)

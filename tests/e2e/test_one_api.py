@@ -62,3 +62,28 @@ def test_flash_is_refused_on_a_one_deployment(one_stack: E2EStack) -> None:
     )
     assert status == 400, answer
     assert answer["error"]["code"] == "unsupported_option" and answer["error"]["field"] == "msg_type"
+
+
+def test_one_api_replies_and_opted_out_recipients_feed_the_suppression_list(one_stack: E2EStack) -> None:
+    stack = one_stack
+    stack.sim("POST", "reset")
+    to = numbers(4, start=6_200_000)
+    by_reply, by_provider = to[:2]
+    # No format given: the simulator sends the One API's reply callback, as this stack's provider would.
+    mo = stack.sim("POST", "mo", {"from": by_reply, "to": "27999000000", "text": "stop"})
+    assert (mo["delivered"], mo["answer"]) == (True, "stored"), mo
+    stack.sim("POST", "opt_outs", {"add": [by_provider]})  # the One API refuses it: error 26
+
+    first = stack.send({"to": to, "text": "e2e: One API opt-outs"})
+    assert (first["accepted"], first["suppressed"]) == (3, 1)
+    stack.wait_finished(first["job_id"])
+    (failed,) = stack.recipients(first["job_id"], status="failed")
+    assert (failed["to"], failed["error_code"]) == (by_provider, "26")
+    entries = {n: stack.api("GET", f"/v1/suppressions/{n}")[1] for n in (by_reply, by_provider)}
+    assert {n: e["source"] for n, e in entries.items()} == {by_reply: "keyword", by_provider: "provider"}
+    assert entries[by_provider]["reason"] == "Clickatell: error 26, Recipient opted out"
+    (item,) = stack.api("GET", "/v1/inbound?limit=1")[1]["items"]
+    assert (item["from"], item["charset"], item["mo_message_id"]) == (by_reply, "UTF-8", mo["moMsgId"])
+
+    second = stack.send({"to": to, "text": "e2e: One API opt-outs, again"})
+    assert (second["accepted"], second["suppressed"]) == (2, 2)

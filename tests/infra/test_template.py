@@ -47,6 +47,21 @@ def _props(tpl: LocalTemplate, logical_id: str) -> dict[str, Any]:
     return tpl.resources[logical_id]["Properties"]
 
 
+def _policies(tpl: LocalTemplate, logical_id: str) -> list[Any]:
+    """A function's policies as deployed with the template's parameters: a conditional one (`Fn::If`,
+    the other branch AWS::NoValue) counts when its condition holds."""
+    policies = []
+    for policy in _props(tpl, logical_id).get("Policies", []):
+        if isinstance(policy, dict) and "Fn::If" in policy:
+            condition, granted, otherwise = policy["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}, (logical_id, policy)
+            if tpl.condition(condition):
+                policies.append(granted)
+        else:
+            policies.append(policy)
+    return policies
+
+
 def _walk(value: Any) -> Any:
     yield value
     if isinstance(value, dict):
@@ -188,8 +203,11 @@ def test_no_wildcard_iam_actions(tpl: LocalTemplate) -> None:
             if isinstance(node, dict) and "Action" in node and "Effect" in node:
                 actions = node["Action"] if isinstance(node["Action"], list) else [node["Action"]]
                 assert not any("*" in a for a in actions), (lid, actions)
+    confirming = load_template(
+        ROOT / "template.yaml", {"OptOutConfirmationText": "You will get no more texts"}
+    )
     for lid in FUNCTIONS:
-        for policy in _props(tpl, lid).get("Policies", []):
+        for policy in _policies(tpl, lid) + _policies(confirming, lid):
             assert isinstance(policy, dict), f"{lid}: managed policy {policy!r}"
             (name,) = policy
             assert name == "Statement" or name in SCOPED_POLICY_TEMPLATES, (lid, name)
@@ -199,7 +217,7 @@ def _grants(tpl: LocalTemplate, lid: str) -> tuple[set[tuple[str, str]], set[str
     """(action, resource) pairs of a function's statements, and the secrets it may read."""
     pairs: set[tuple[str, str]] = set()
     secrets: set[str] = set()
-    for policy in _props(tpl, lid)["Policies"]:
+    for policy in _policies(tpl, lid):
         if "AWSSecretsManagerGetSecretValuePolicy" in policy:
             secrets.add(policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"])
             continue
@@ -277,6 +295,14 @@ def test_each_function_gets_only_the_actions_it_uses(tpl: LocalTemplate) -> None
         ),
     }
     assert {lid: _grants(tpl, lid) for lid in FUNCTIONS} == expected
+    # The optional STOP confirmation is sent by the inbound function: only then may it read that secret.
+    confirming = load_template(
+        ROOT / "template.yaml", {"OptOutConfirmationText": "You will get no more texts"}
+    )
+    assert _grants(confirming, "InboundFunction") == (
+        expected["InboundFunction"][0],
+        {"CallbackTokenSecret", "ClickatellSecret"},
+    )
     # The API may delete only suppression entries and powertools' idempotency records (it does when a
     # request fails early); the inbound function writes only its own items and suppression entries.
     (delete,) = [
@@ -467,6 +493,7 @@ SAMPLE_EVENTS = [
     ("CallbackFunction", "callback_get.json", "LambdaFunctionUrlModel"),
     ("CallbackFunction", "callback_post.json", "LambdaFunctionUrlModel"),
     ("InboundFunction", "inbound_post.json", "LambdaFunctionUrlModel"),
+    ("InboundFunction", "inbound_one_api_post.json", "LambdaFunctionUrlModel"),
     ("SweeperFunction", "sweeper_schedule.json", "EventBridgeModel"),
     ("StatusCallbackFunction", "sqs_status_callback.json", "SqsModel"),
     ("CountsFunction", "dynamodb_recipient_changes.json", "DynamoDBStreamModel"),

@@ -7,6 +7,7 @@ nothing; a repeated callback is recognised.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,11 +47,19 @@ def suppression(api: Any, number: str = HANDSET) -> dict[str, Any] | None:
 
 
 @pytest.mark.parametrize(
-    ("text", "wire"),
-    [("STOP", "form"), ("stop please", "json"), ("  Unsubscribe!", "form"), ("«Quit»", "form")],
+    ("text", "wire", "method"),
+    [
+        ("STOP", "form", "POST"),
+        ("stop please", "json", "POST"),
+        ("  Unsubscribe!", "xml", "POST"),
+        ("«Quit»", "xml", "GET"),
+        ("End.", "one", "POST"),
+    ],
 )
-def test_a_stop_word_suppresses_the_sender(api: Any, fresh: LocalStack, text: str, wire: str) -> None:
-    answer = reply(fresh, text, format=wire)
+def test_a_stop_word_suppresses_the_sender(
+    api: Any, fresh: LocalStack, text: str, wire: str, method: str
+) -> None:
+    answer = reply(fresh, text, format=wire, method=method)
     assert answer["answer"] == "stored"
     entry = suppression(api)
     assert entry is not None and entry["source"] == "keyword", entry
@@ -85,20 +94,24 @@ def test_other_texts_are_stored_and_change_nothing(api: Any, fresh: LocalStack) 
     assert {(item["keyword"], item["action"]) for item in inbound(api)["items"]} == {(None, None)}
 
 
-def test_unicode_replies_arrive_as_ucs2_and_are_decoded(api: Any, fresh: LocalStack) -> None:
+@pytest.mark.parametrize(("wire", "charset"), [("form", "UCS-2"), ("xml", "UCS-2"), ("one", "UTF-8")])
+def test_unicode_replies_arrive_as_ucs2_and_are_decoded(
+    api: Any, fresh: LocalStack, wire: str, charset: str
+) -> None:
     text = "Стоп 🙏 STOP"
-    reply(fresh, text)
+    reply(fresh, text, format=wire)
     (item,) = inbound(api)["items"]
-    assert (item["text"], item["charset"]) == (text, "UCS-2")
+    assert (item["text"], item["charset"]) == (text, charset)
     assert suppression(api) is None  # the first word is Стоп, not a keyword
 
-    reply(fresh, "Stop \u2013 déjà vu")  # Latin-1 but for the en dash: UCS-2 as well
+    reply(fresh, "Stop \u2013 déjà vu", format=wire)  # Latin-1 but for the en dash: UCS-2 as well
     assert suppression(api) is not None
 
 
-def test_a_repeated_callback_is_stored_once(api: Any, fresh: LocalStack) -> None:
-    first = reply(fresh, "hello")
-    again = reply(fresh, "hello", mo_msg_id=first["moMsgId"])
+@pytest.mark.parametrize("wire", ["form", "one"])
+def test_a_repeated_callback_is_stored_once(api: Any, fresh: LocalStack, wire: str) -> None:
+    first = reply(fresh, "hello", format=wire)
+    again = reply(fresh, "hello", mo_msg_id=first["moMsgId"], format=wire)
     assert again["answer"] == "duplicate"
     assert len(inbound(api)["items"]) == 1
 
@@ -113,9 +126,23 @@ def test_a_bad_token_is_403_and_writes_nothing(api: Any, fresh: LocalStack) -> N
     answer = fresh.gateway.handle("POST", path, [("token", "wrong")], headers, b"{not json")
     assert answer.status == 403
     assert inbound(api)["items"] == [] and suppression(api) is None
+    json_headers = {"Content-Type": "application/json"}
+    one_api = json.dumps({"event": {"moText": [{"channel": "sms", "from": HANDSET, "content": "STOP"}]}})
+    for query in ([("token", "wrong")], []):  # the One API's JSON: the token is the URL's only
+        answer = fresh.gateway.handle("POST", path, query, json_headers, one_api.encode())
+        assert answer.status == 403, answer
+    xml = "<callback><from>27821000009</from><text>STOP</text></callback>"
+    answer = fresh.gateway.handle("GET", path, [("token", "wrong"), ("data", xml)], {}, b"")
+    assert answer.status == 403
+    assert inbound(api)["items"] == [] and suppression(api) is None
     token = [("token", fresh.config.callback_token)]
-    answer = fresh.gateway.handle("POST", path, token, headers, b"text=no+sender")
-    assert (answer.status, answer.body) == (400, b"invalid")
+    for body, reason in (
+        (b"text=no+sender", "from is missing"),
+        (b"data=%3Ccallback%3E%3Cfrom%3E1", "data is not a well-formed XML document"),
+        (b"[1]", "from is missing"),
+    ):
+        answer = fresh.gateway.handle("POST", path, token, headers, body)
+        assert (answer.status, answer.body) == (400, f"invalid: {reason}".encode())
     assert inbound(api)["items"] == []
 
 
@@ -178,11 +205,105 @@ def test_an_unreachable_webhook_still_stores_and_applies_the_reply(
     assert suppression(api) is not None and len(inbound(api)["items"]) == 1
 
 
-def test_the_sample_event_is_handled_by_the_real_handler(api: Any, fresh: LocalStack) -> None:
-    event = json.loads((ROOT / "events" / "inbound_post.json").read_text())
-    function = fresh.function("InboundFunction")
+def handle(stack: LocalStack, event: dict[str, Any]) -> dict[str, Any]:
+    function = stack.function("InboundFunction")
+    event = {**event, "rawQueryString": f"token={stack.config.callback_token}"}
     answer = load_handler(function)(event, LocalContext(function.logical_id, function.memory_mb, 30))
+    return dict(answer)
+
+
+@pytest.mark.parametrize(
+    ("filename", "text"), [("inbound_post.json", "STOP"), ("inbound_one_api_post.json", "Stop please")]
+)
+def test_the_sample_events_are_handled_by_the_real_handler(
+    api: Any, fresh: LocalStack, filename: str, text: str
+) -> None:
+    event = json.loads((ROOT / "events" / filename).read_text())
+    answer = handle(fresh, event)
     assert (answer["statusCode"], answer["body"]) == (200, "stored")
     (item,) = inbound(api)["items"]
-    assert (item["from"], item["text"], item["sent_at"]) == ("27821234567", "STOP", "2025-11-25T18:40:05Z")
+    assert (item["from"], item["text"], item["sent_at"]) == ("27821234567", text, "2025-11-25T18:40:05Z")
     assert suppression(api, "27821234567") is not None
+    assert (handle(fresh, event)["statusCode"], handle(fresh, event)["body"]) == (200, "duplicate")
+
+
+def test_a_one_api_callback_of_several_replies_stores_each_and_skips_other_channels(
+    api: Any, fresh: LocalStack
+) -> None:
+    event = json.loads((ROOT / "events" / "inbound_one_api_post.json").read_text())
+    (sample,) = json.loads(event["body"])["event"]["moText"]
+    replies = [
+        {
+            **sample,
+            "messageId": "a" * 32,
+            "from": "27821000001",
+            "content": "STOP",
+            "timestamp": 1764096005000,
+        },
+        {**sample, "messageId": "b" * 32, "channel": "whatsapp", "from": "27821000002", "content": "STOP"},
+        {**sample, "messageId": "c" * 32, "from": "27821000003", "content": "hi", "timestamp": 1764096006000},
+    ]
+    body = base64.b64encode(json.dumps({"integrationId": "x", "event": {"moText": replies}}).encode())
+    answer = handle(fresh, {**event, "body": body.decode(), "isBase64Encoded": True})
+    assert (answer["statusCode"], answer["body"]) == (200, "stored,stored")
+    assert [item["from"] for item in inbound(api)["items"]] == ["27821000003", "27821000001"]
+    assert suppression(api, "27821000001") is not None and suppression(api, "27821000002") is None
+
+    whatsapp_only = json.dumps({"event": {"moText": [replies[1]]}})
+    answer = handle(fresh, {**event, "body": whatsapp_only})
+    assert (answer["statusCode"], answer["body"]) == (200, "ignored")
+
+
+CONFIRMATION = "You will get no more texts from us. Reply START to undo."
+
+
+@pytest.fixture
+def confirming(monkeypatch: pytest.MonkeyPatch, fresh: LocalStack) -> Iterator[LocalStack]:
+    """The deployment's OptOutConfirmationText set (settings are read once per container: the caches
+    are cleared around the test, as a new container would start)."""
+    monkeypatch.setenv("OPT_OUT_CONFIRMATION_TEXT", CONFIRMATION)
+    settings.cache_clear()
+    runtime.inbound.cache_clear()
+    yield fresh
+    monkeypatch.undo()
+    settings.cache_clear()
+    runtime.inbound.cache_clear()
+
+
+def test_a_stop_gets_one_confirmation_from_our_number_when_configured(
+    api: Any, confirming: LocalStack
+) -> None:
+    sim = simulator(confirming)
+    first = reply(confirming, "STOP")
+    reply(confirming, "STOP", mo_msg_id=first["moMsgId"])  # a repeat: not confirmed again
+    reply(confirming, "thanks")
+    reply(confirming, "START", format="one")
+    (sent,) = sim.requests
+    assert sent["numbers"] == 1 and sent["params"]["to"] == HANDSET
+    assert (sent["params"]["text"], sent["params"]["from"], sent["params"]["mo"]) == (CONFIRMATION, OURS, "1")
+    (message,) = sim.messages_for(HANDSET)
+    assert message["from"] == OURS
+    assert suppression(api) is None  # START came after: the confirmation changed nothing on the list
+    assert sorted(str(item["action"]) for item in inbound(api)["items"]) == [
+        "None",
+        "suppressed",
+        "unsuppressed",
+    ]
+
+
+def test_no_confirmation_by_default_and_a_refused_one_keeps_the_reply(api: Any, fresh: LocalStack) -> None:
+    reply(fresh, "STOP")
+    assert simulator(fresh).requests == []
+    sender = numbers(1, start=2_100_000)[0]
+    simulator(fresh).set_faults(auth_fail=True)  # the confirmation is refused: the reply still counts
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPT_OUT_CONFIRMATION_TEXT", CONFIRMATION)
+        settings.cache_clear()
+        runtime.inbound.cache_clear()
+        try:
+            assert reply(fresh, "Stop", sender=sender)["answer"] == "stored"
+        finally:
+            patch.undo()
+            settings.cache_clear()
+            runtime.inbound.cache_clear()
+    assert suppression(api, sender) is not None

@@ -9,12 +9,14 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from xml.etree import ElementTree  # parses what our own simulator wrote
 
 import pytest
 import urllib3
 
 from local.simulator import ClickatellSimulator
 from tests.integration.sim_client import (  # noqa: F401 - fixtures
+    AUTH,
     N1,
     N2,
     N3,
@@ -85,7 +87,41 @@ def test_a_reply_goes_out_as_clickatell_mo_fields(
             "ISO-8859-1",
         )
         assert control(http, sim, "/_sim/mo", {"from": N1, "to": "1"})[0] == 400
-        assert control(http, sim, "/_sim/mo", {"from": N1, "to": "1", "text": "x", "format": "xml"})[0] == 400
+        for refused in (
+            {"format": "yaml"},
+            {"format": "json", "method": "GET"},
+            {"format": "one", "method": "GET"},
+        ):
+            assert control(http, sim, "/_sim/mo", {"from": N1, "to": "1", "text": "x", **refused})[0] == 400
+
+        control(http, sim, "/_sim/mo", {"from": N1, "to": "1", "text": "a<b & déjà", "format": "xml"})
+        data = dict(urllib.parse.parse_qsl(received[2][2].decode()))["data"]  # UTF-8, like any XML
+        root = ElementTree.fromstring(data)
+        assert root.tag == "callback" and [child.tag for child in root] == list(fields)
+        assert (root.findtext("text"), root.findtext("charset")) == ("a<b & déjà", "ISO-8859-1")
+
+        sim.mo.configure(f"http://127.0.0.1:{server.server_address[1]}/mo?token=t", api="one")
+        _, answer = control(
+            http, sim, "/_sim/mo", {"from": N1, "to": "2", "text": "Стоп", "timestamp": "2026-12-01 10:00:00"}
+        )
+        content_type, document = received[3][1], json.loads(received[3][2])
+        (mo_text,) = document["event"]["moText"]
+        assert content_type == "application/json" and document["integrationId"] == AUTH["api_id"]
+        assert (mo_text["messageId"], mo_text["from"], mo_text["to"], mo_text["channel"]) == (
+            answer["moMsgId"],
+            N1,
+            "2",
+            "sms",
+        )
+        assert (mo_text["content"], mo_text["charset"], mo_text["timestamp"]) == (
+            "Стоп",
+            "UTF-8",
+            1796112000000,
+        )
+        control(
+            http, sim, "/_sim/mo", {"from": N1, "to": "2", "text": "x", "format": "form"}
+        )  # still by option
+        assert received[4][1] == "application/x-www-form-urlencoded"
     finally:
         server.shutdown()
         server.server_close()

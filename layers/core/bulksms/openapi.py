@@ -94,11 +94,12 @@ def error_statuses(method: str, path: str) -> list[int]:
     return sorted(statuses)
 
 
-# Routes on the callback function's URL: what each answers, by path. A new function-URL route must be
-# described here before the document can be generated.
+# Routes on the Lambda function URLs: what each answers, by path, and the stack output that gives its
+# function's URL. A new function-URL route must be described here before the document can be generated.
 FUNCTION_URL_ROUTES: dict[str, dict[str, Any]] = {
     "/v1/callbacks/clickatell": {
         "summary": "Clickatell delivery callback",
+        "output": "CallbackUrl",
         "description": (
             "Clickatell's delivery report for one message (legacy fields api_id, apiMsgId, cliMsgId, "
             "timestamp, to, from, status, charge; names in any case), in the query "
@@ -116,25 +117,37 @@ FUNCTION_URL_ROUTES: dict[str, dict[str, Any]] = {
     },
     "/v1/inbound/clickatell": {
         "summary": "Clickatell reply (MO) callback",
+        "output": "InboundUrl",
         "description": (
-            "A reply to a two-way number (legacy fields api_id, moMsgId, from, to, timestamp, text, "
-            "charset, udh; names in any case), in the query (GET) or the body (POST: a form or a JSON "
-            "object); hex UCS-2 text is decoded. Not an API-key route: authenticated by the deployment's "
-            "callback token. Stored and listed by GET /v1/inbound; a first word STOP, STOPALL, "
-            "UNSUBSCRIBE, CANCEL, END or QUIT suppresses the sender, START or UNSTOP lifts it."
+            "A reply to a two-way number. Legacy fields api_id, moMsgId, from, to, timestamp, text, "
+            "charset, udh (names in any case) in the query (GET) or the body (POST: a form, XML as "
+            "`data=<callback>...` or a bare document, or a JSON object); hex UCS-2 text is decoded. "
+            "Or the One API's JSON receive message callback (`event.moText[]`: messageId, from, to, "
+            "timestamp in ms, content; SMS replies only), or the earlier platform's flat reply callback "
+            "(messageId, fromNumber, toNumber, text). Not an API-key route: authenticated by the "
+            "deployment's callback token. Stored and listed by GET /v1/inbound; a first word STOP, "
+            "STOPALL, UNSUBSCRIBE, CANCEL, END or QUIT suppresses the sender, START or UNSTOP lifts it."
         ),
         "responses": {
-            200: "stored, or duplicate (Clickatell repeated a callback: nothing applied twice)",
-            400: "invalid: no sender, or a JSON body that is not an object; nothing was written",
+            200: "stored, or duplicate (Clickatell repeated a callback: nothing applied twice); one word "
+            "per reply, comma-separated, for a One API callback of several; ignored when it held no SMS "
+            "reply",
+            400: "invalid: <reason>: no sender, XML that is not a <callback> document, a JSON body that "
+            "is not an object, more than 100 replies; nothing was written",
             403: "forbidden: a missing or wrong token; nothing was written",
         },
     },
 }
-FUNCTION_URL_SERVER = {
-    "url": "https://{url_id}.lambda-url.{region}.on.aws",
-    "description": "The stack's CallbackUrl output (a Lambda function URL); locally the API's address.",
-    "variables": {"url_id": {"default": "url-id"}, "region": {"default": "us-east-1"}},
-}
+
+
+def _function_url_server(output: str) -> dict[str, Any]:
+    return {
+        "url": "https://{url_id}.lambda-url.{region}.on.aws",
+        "description": f"The stack's {output} output (a Lambda function URL); locally the API's address.",
+        "variables": {"url_id": {"default": "url-id"}, "region": {"default": "us-east-1"}},
+    }
+
+
 _TOKEN = {
     "name": "token",
     "in": "query",
@@ -179,7 +192,7 @@ def function_url_paths(app: ApiGatewayResolver) -> dict[str, Any]:
         for method, operation in operations.items():
             documented: dict[str, Any] = {
                 "operationId": operation["operationId"],
-                "servers": [FUNCTION_URL_SERVER],
+                "servers": [_function_url_server(described["output"])],
                 "summary": described["summary"],
                 "description": described["description"],
                 "security": [],

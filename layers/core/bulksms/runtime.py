@@ -45,6 +45,7 @@ def suppressions() -> SuppressionList:
 @cache
 def inbound() -> Inbound:
     from bulksms.adapters.inbound import InboundStore
+    from bulksms.service.confirmation import OptOutConfirmation
     from bulksms.service.inbound import Inbound
 
     config = settings()
@@ -55,11 +56,13 @@ def inbound() -> Inbound:
         body = json.dumps(message, separators=(",", ":"), default=str)
         webhook_queue().send([{"mo_message_id": str(message["mo_message_id"]), "url": url, "body": body}])
 
+    text = config.opt_out_confirmation_text
     return Inbound(
         InboundStore(config.table_name),
         suppressions(),
         config.retention_days * 86_400,
         webhook=webhook if url else None,
+        confirm=OptOutConfirmation.of_text(provider(), text, config.max_parts).send if text else None,
     )
 
 
@@ -181,5 +184,5 @@ def sender() -> Sender:
         lease_seconds=config.lease_seconds,
         min_time_to_start_ms=min_time_ms,
         rate=send_rate(),
-        on_opted_out=suppressions().suppress_all_from_provider,
+        on_opted_out=suppressions().suppress_from_provider,
     )

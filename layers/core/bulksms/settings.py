@@ -58,6 +58,7 @@ class Settings:
     send_queue_arn: str
     dead_letter_queue_arn: str
     inbound_webhook_url: str
+    opt_out_confirmation_text: str  # empty: a STOP gets no reply
     webhook_queue_url: str
     webhook_signing_secret_id: str
     webhook_allowed_hosts: frozenset[str]  # exempt from the public-address check (tests, a VPC endpoint)
@@ -93,6 +94,7 @@ def settings() -> Settings:
         send_queue_arn=os.environ.get("SEND_QUEUE_ARN", ""),
         dead_letter_queue_arn=os.environ.get("DEAD_LETTER_QUEUE_ARN", ""),
         inbound_webhook_url=os.environ.get("INBOUND_WEBHOOK_URL", ""),
+        opt_out_confirmation_text=os.environ.get("OPT_OUT_CONFIRMATION_TEXT", ""),
         webhook_queue_url=os.environ.get("WEBHOOK_QUEUE_URL", ""),
         webhook_signing_secret_id=os.environ.get("WEBHOOK_SIGNING_SECRET_ID", "bulksms/webhook-signing"),
         webhook_allowed_hosts=_hosts("WEBHOOK_ALLOWED_HOSTS"),

@@ -22,6 +22,7 @@ from urllib3.exceptions import (
 
 from bulksms.domain.attempts import TransportFailure, Verdict, give_up, judge_answer, judge_transport_failure
 from bulksms.domain.message import Credentials, Message, build_sendmsg_form
+from bulksms.domain.optout import OPTED_OUT_ERROR
 from bulksms.settings import settings
 
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -122,6 +123,7 @@ class ClickatellClient:
     """The legacy HTTP API (`/http/sendmsg`): a Provider."""
 
     max_numbers_per_request = SENDMSG_MAX_NUMBERS
+    opted_out_error = OPTED_OUT_ERROR
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from bulksms.domain.message import Message
 
 class OneApiClient:
     max_numbers_per_request = one_api.MAX_MESSAGES_PER_REQUEST
+    opted_out_error = one_api.OPTED_OUT_ERROR
 
     def __init__(
         self,

@@ -1,9 +1,10 @@
-"""Clickatell MO (reply) callbacks: their fields, read into one inbound message.
+"""Clickatell MO (reply) callbacks: every transport and shape, read into inbound messages.
 
-The legacy HTTP API posts `api_id, moMsgId, from, to, timestamp, text, charset, udh` as form fields
-(GET or POST); a JSON object with the same names is read the same way. `timestamp` is
-`YYYY-MM-DD HH:MM:SS` in GMT+2 (UNIX seconds are accepted too); Unicode text arrives as hex UCS-2
-(UTF-16BE) with a `charset` saying so.
+The legacy HTTP API sends `api_id, moMsgId, from, to, timestamp, text, charset, udh` as form fields
+(GET or POST), as an XML `<callback>` document (in the `data` parameter, GET or POST, or as the body),
+or as a JSON object with the same names. `timestamp` is `YYYY-MM-DD HH:MM:SS` in GMT+2 (UNIX seconds
+or milliseconds are accepted too); Unicode text arrives as hex UCS-2 (UTF-16BE) with a `charset` saying
+so. The One API posts JSON of its own (`domain.one_api.mo_fields`), possibly several replies at once.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qsl
 
+from bulksms.domain import one_api, xml_callback
 from bulksms.domain.numbers import parse_recipients
 
 UCS2_CHARSETS = frozenset({"UCS2", "UCS-2", "UTF-16BE", "UTF-16", "UNICODE"})
 LATIN1_CHARSETS = frozenset({"ISO-8859-1", "ISO8859-1", "LATIN1", "LATIN-1", "WINDOWS-1252", "CP1252"})
 CLICKATELL_ZONE = timezone(timedelta(hours=2))  # MO timestamps are given in GMT+2
 MAX_TEXT = 2000  # a concatenated reply is far shorter; anything longer is cut, not stored whole
+MAX_REPLIES = 100  # replies in one callback: Clickatell sends one, or a few; more is not a callback
+_MILLISECONDS = 10**11  # a UNIX time above this is in milliseconds (seconds reach it in the year 5138)
 _HEX_UNITS = re.compile(r"^(?:[0-9A-Fa-f]{4})+$")
 _FIELDS = ("api_id", "moMsgId", "from", "to", "timestamp", "text", "charset", "udh")
 
@@ -54,18 +58,44 @@ def form_fields(query: str, body: bytes) -> dict[str, str]:
     return fields
 
 
-def callback_fields(query: str, body: bytes) -> dict[str, object] | None:
-    """The fields of an MO callback: a JSON object body, or form fields (query string and form body).
-    None for a JSON body that is not an object."""
-    if not body.lstrip().startswith(b"{"):
-        return dict(form_fields(query, body))
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(document, dict):
-        return None
-    return {**document, **form_fields(query, b"")}
+@dataclass(frozen=True, slots=True)
+class MoCallback:
+    """One MO callback as read: its token, its replies, or why it cannot be read."""
+
+    token: str
+    messages: tuple[InboundMessage, ...]  # empty without an error: nothing for us (e.g. WhatsApp)
+    error: str | None = None  # what is wrong, naming the field; then nothing is stored
+
+
+def read_callback(query: str, body: bytes) -> MoCallback:
+    """Any MO callback: a JSON object (legacy names or the One API's), an XML `<callback>` (the body, or
+    the `data` field), or form fields. The token is the URL's (`?token=`), else a form or JSON field."""
+    stripped = body.lstrip()
+    fields = form_fields(query, b"" if stripped.startswith((b"{", b"<")) else body)
+    token = fields.pop("token", "")
+    replies: list[Mapping[str, object]]
+    if stripped.startswith(b"{"):
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            document = None
+        if not isinstance(document, dict):
+            return MoCallback(token, (), "body is not a JSON object")
+        token = token or str(document.get("token") or "")
+        one_api_replies = one_api.mo_fields(document)
+        replies = [{**document, **fields}] if one_api_replies is None else list(one_api_replies)
+    else:
+        data = body if stripped.startswith(b"<") else fields.pop("data", "")
+        try:
+            replies = [xml_callback.callback_fields(data)] if data else [fields]
+        except xml_callback.MalformedXml as error:
+            return MoCallback(token, (), str(error))
+    if len(replies) > MAX_REPLIES:
+        return MoCallback(token, (), f"more than {MAX_REPLIES} replies in one callback")
+    messages = tuple(message for reply in replies if (message := parse_inbound(reply)))
+    if replies and not messages:
+        return MoCallback(token, (), "from is missing")
+    return MoCallback(token, messages)
 
 
 def decode_text(text: str, charset: str) -> str:
@@ -84,7 +114,10 @@ def parse_timestamp(value: str) -> str | None:
         return None
     try:
         if value.isdigit():
-            moment = datetime.fromtimestamp(int(value), UTC)
+            seconds = int(value)
+            if not seconds:
+                return None  # 0: a sender that fills the field without knowing the time
+            moment = datetime.fromtimestamp(seconds // 1000 if seconds > _MILLISECONDS else seconds, UTC)
         else:
             moment = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CLICKATELL_ZONE)
     except (ValueError, OverflowError, OSError):

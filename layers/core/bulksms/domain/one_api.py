@@ -39,6 +39,9 @@ DEFAULT_BASE_URL = "https://platform.clickatell.com"
 ACCOUNT_ERRORS = frozenset({1, 2, 3, 7, 20, 46})
 # "Internal error", "Internal error, please retry", "Rate limit": at request level nothing was processed.
 RETRYABLE_ERRORS = frozenset({18, 19, 43})
+# "Recipient opted out" (a message-level error): the One API's `ERR: 122`. Its status table has no
+# status meaning the same, so a delivery report never adds a number (docs/one-api.md).
+OPTED_OUT_ERROR = "26"
 
 # One API status codes -> the legacy three-digit code with the same meaning, which is what the report
 # path reads. Codes not listed tell nothing we can use and map to 001 ("message unknown": no change).
@@ -220,3 +223,62 @@ def report_fields(callback: Any) -> dict[str, str] | None:
     if isinstance(timestamp, int | float) and not isinstance(timestamp, bool) and timestamp > 0:
         fields["timestamp"] = str(int(timestamp) // 1000)  # milliseconds; legacy reports carry seconds
     return fields
+
+
+def mo_fields(callback: Mapping[str, Any]) -> list[dict[str, str]] | None:
+    """A One API MO (reply) callback -> the legacy MO fields the inbound path reads, one mapping per SMS
+    reply; None when the document is not one (a legacy JSON MO callback).
+
+    Two shapes (docs/one-api.md, "Replies"):
+    - the One API's *receive message callback*: `{"integrationId", "integrationName", "event":
+      {"moText": [{"channel", "messageId", "relatedMessageId", "relatedClientMessageId", "from", "to",
+      "timestamp" (milliseconds), "content", "charset"}]}}`, several replies at once possible. Replies
+      of another channel (WhatsApp) and media replies (`moMedia`) are not SMS and are left out;
+    - the earlier platform's flat *reply callback*: `integrationId, messageId, replyMessageId, apiKey,
+      fromNumber, toNumber, timestamp, text, charset, udh, network, keyword`.
+    """
+    event = callback.get("event")
+    if isinstance(event, Mapping):
+        texts = event.get("moText")
+        replies = texts if isinstance(texts, list) else []
+        integration = str(callback.get("integrationId") or "")
+        return [
+            _mo_text_fields(reply, integration)
+            for reply in replies
+            if isinstance(reply, Mapping) and str(reply.get("channel") or "sms").strip().lower() == "sms"
+        ]
+    if "fromNumber" in callback:
+        names = {
+            "integrationId": "api_id",
+            "messageId": "moMsgId",
+            "fromNumber": "from",
+            "toNumber": "to",
+            "timestamp": "timestamp",
+            "text": "text",
+            "charset": "charset",
+            "udh": "udh",
+        }
+        return [{ours: _scalar(callback.get(theirs)) for theirs, ours in names.items()}]
+    return None
+
+
+def _mo_text_fields(reply: Mapping[str, Any], integration: str) -> dict[str, str]:
+    return {
+        "api_id": integration,
+        "moMsgId": _scalar(reply.get("messageId")),
+        "from": _scalar(reply.get("from")),
+        "to": _scalar(reply.get("to")),
+        "timestamp": _scalar(reply.get("timestamp")),
+        "text": _scalar(reply.get("content")),
+        "charset": _scalar(reply.get("charset")),
+        "udh": "",
+    }
+
+
+def _scalar(value: Any) -> str:
+    """A field's value as text; "" for null, objects, lists and booleans (nothing we can store)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return ""

@@ -18,6 +18,12 @@ class Provider(Protocol):
         """The API's per-request limit: a chunk never holds more numbers than this."""
         ...
 
+    @property
+    def opted_out_error(self) -> str:
+        """The per-number error code meaning the handset opted out (its numbers go onto the suppression
+        list, source `provider`): the legacy `ERR: 122`, the One API's error 26."""
+        ...
+
     def refusal(self, message: Message) -> tuple[str, str] | None:
         """(field, reason) when the API cannot carry an option of the message; None when it can."""
         ...

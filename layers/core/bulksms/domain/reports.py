@@ -14,10 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-import defusedxml.ElementTree as SafeElementTree
-from defusedxml import DefusedXmlException
-
-from bulksms.domain import one_api
+from bulksms.domain import one_api, xml_callback
 from bulksms.domain.status import DELIVERY_STATUS_TEXT, RecipientStatus, delivery_status
 
 MAX_BODY_BYTES = 16 * 1024  # a report is a few hundred bytes; anything near this is not one
@@ -112,12 +109,10 @@ def _json_fields(text: str) -> list[tuple[str, str]]:
 
 def _xml_fields(text: str) -> dict[str, str]:
     try:
-        root = SafeElementTree.fromstring(text)
-    except (SafeElementTree.ParseError, DefusedXmlException) as error:
-        raise InvalidReport("data is not a well-formed XML document") from error
-    if root.tag.lower() != "callback":
-        raise InvalidReport("XML document's root must be <callback>")
-    return {child.tag.lower(): (child.text or "").strip() for child in root}
+        fields = xml_callback.callback_fields(text)
+    except xml_callback.MalformedXml as error:
+        raise InvalidReport(str(error)) from error
+    return {name: value.strip() for name, value in fields.items()}
 
 
 def parse_report(fields: Mapping[str, str]) -> DeliveryReport:

@@ -25,7 +25,6 @@ _VIEW_FIELDS = ("mo_message_id", "from", "to", "text", "charset", "udh", "sent_a
 class InboundOutcome(StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"  # Clickatell repeated a callback we had stored
-    INVALID = "invalid"
 
 
 class Action(StrEnum):
@@ -40,11 +39,12 @@ class Inbound:
     suppressions: SuppressionList
     retention_s: int
     webhook: Callable[[Mapping[str, Any]], None] | None = None
+    confirm: Callable[[InboundMessage], None] | None = None  # the optional reply to a STOP
 
     def receive(self, message: InboundMessage) -> InboundOutcome:
         """The keyword is applied before the message is stored: a callback that failed in between is
         repeated by Clickatell and applies it again (both moves are idempotent). A repeat of a stored
-        message changes nothing and is not sent to the webhook again."""
+        message changes nothing and is not sent to the webhook again, nor confirmed again."""
         found = keyword(message.text)
         action = self._apply(message, found) if found else None
         received_at = now_iso()
@@ -75,6 +75,9 @@ class Inbound:
         )
         if self.webhook:
             self.webhook(inbound_view(item))
+        if self.confirm and found is Keyword.STOP and message.sender_valid:
+            # Last: if it raises, Clickatell's retry finds the reply stored (duplicate) and sends no second.
+            self.confirm(message)
         return InboundOutcome.STORED
 
     def _apply(self, message: InboundMessage, found: Keyword) -> Action:

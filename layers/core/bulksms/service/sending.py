@@ -18,7 +18,6 @@ from aws_lambda_powertools import Logger
 from bulksms.adapters.rate import NoCap, SendRate
 from bulksms.adapters.store import ChunkState, Store, chunk_numbers
 from bulksms.domain.message import Message
-from bulksms.domain.optout import OPTED_OUT_ERROR
 from bulksms.domain.provider import Provider
 from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
 from bulksms.service.jobs import (
@@ -65,7 +64,7 @@ class Sender:
         lease_seconds: int,
         min_time_to_start_ms: int,
         rate: SendRate | None = None,
-        on_opted_out: Callable[[list[str]], object] = lambda numbers: None,
+        on_opted_out: Callable[[list[str], str], object] = lambda numbers, reason: None,
     ) -> None:
         self._store = store
         self._client = client
@@ -164,8 +163,10 @@ class Sender:
             request_stop(self._store, job_id, Stop(JobStatus.FAILED, verdict.stop.code, verdict.stop.reason))
         self._store.put_results(job_id, index, verdict.results)
         self._store.mark_done(job_id, index)
-        if opted_out := [r.to for r in verdict.results if r.error_code == OPTED_OUT_ERROR]:
-            self._on_opted_out(opted_out)  # onto the suppression list: no later job sends to them
+        if opted_out := [r for r in verdict.results if r.error_code == self._client.opted_out_error]:
+            # Onto the suppression list: no later job sends to them.
+            reason = f"Clickatell: error {opted_out[0].error_code}, {opted_out[0].error or 'opted out'}"
+            self._on_opted_out([r.to for r in opted_out], reason)
         counts = verdict.counts()
         logger.info(
             "chunk sent",

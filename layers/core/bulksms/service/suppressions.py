@@ -22,7 +22,6 @@ logger = Logger(child=True)
 
 API_REASON = "added through the API"
 KEYWORD_REASON = "replied {word}"
-OPTED_OUT_REASON = "Clickatell: ERR 122, Destination mobile opted out"
 REJECTED_LISTED = 1000
 _VIEW_FIELDS = ("number", "reason", "source", "created_at", "updated_at")
 # A job of more numbers than this reads the whole list rather than its numbers: one Query per shard
@@ -107,13 +106,12 @@ class SuppressionList:
         """A START reply lifts only what a keyword put there, never an entry of the API or the provider."""
         return self._store.delete(number, only_source=SuppressionSource.KEYWORD.value) is not None
 
-    def suppress_from_provider(self, number: str, reason: str) -> bool:
-        """Clickatell said the number opted out (a per-number ERR: 122, or a delivery status that means
-        the same). An entry that is already there keeps its reason and source."""
-        return self._store.add_if_absent(Entry(number, reason, SuppressionSource.PROVIDER.value))
-
-    def suppress_all_from_provider(self, numbers: Iterable[str], reason: str = OPTED_OUT_REASON) -> int:
-        added = sum(self.suppress_from_provider(number, reason) for number in numbers)
+    def suppress_from_provider(self, numbers: Iterable[str], reason: str) -> int:
+        """Clickatell refused these numbers as opted out (the provider's per-number error: legacy
+        `ERR: 122`, One API error 26; neither API has a delivery status that means it). An entry that
+        is already there keeps its reason and source."""
+        source = SuppressionSource.PROVIDER.value
+        added = sum(self._store.add_if_absent(Entry(number, reason, source)) for number in numbers)
         if added:
             logger.info("numbers opted out at the provider suppressed", extra={"added": added})
         return added
