@@ -3,7 +3,6 @@ Shapes answers; the rules live in bulksms."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -12,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
+from bulksms.domain.job import Job
 from bulksms.domain.status import JobStatus, RecipientStatus
 from bulksms.models import (
     DryRunResult,
@@ -107,7 +107,7 @@ def list_rejected(job_id: JobId, limit: Limit = 100, next_token: NextToken = Non
     job = runtime.store().get_job(job_id)
     if job is None:
         raise NotFound("job")
-    page = runtime.store().rejected_page(job_id, int(job["rejected_count"]), limit=limit, token=next_token)
+    page = runtime.store().rejected_page(job_id, job.rejected_count, limit=limit, token=next_token)
     return RejectedPage.model_validate({"items": page.items, "next_token": page.next_token})
 
 
@@ -124,7 +124,7 @@ def cancel(job_id: JobId) -> Response[JobView]:
     return Response(202 if settling else 200, content_types.APPLICATION_JSON, view)
 
 
-def _unschedule(job: Mapping[str, Any]) -> None:
+def _unschedule(job: Job) -> None:
     scheduling.unschedule(runtime.scheduler(), runtime.send_queue(), job, settings().chunks_per_message)
 
 

@@ -1,5 +1,6 @@
-"""Clickatell delivery callbacks (GET, POST form, XML, JSON) on a Lambda function URL, authenticated by a
-token. The handler only checks and writes, so Clickatell gets its answer fast."""
+"""Clickatell delivery callbacks (GET, POST form, XML, JSON, the One API's batched status updates) on a
+Lambda function URL, authenticated by a token. The handler only checks and writes, so Clickatell gets
+its answer fast."""
 
 from __future__ import annotations
 
@@ -12,16 +13,13 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
-from bulksms.domain.reports import InvalidReport, parse_report, request_fields
-from bulksms.service.delivery import ReportOutcome, apply_report
+from bulksms.domain.reports import DeliveryReport, InvalidReport, request_reports
+from bulksms.service.delivery import ReportOutcome, apply_reports
 
 logger = Logger()
 metrics = Metrics()
 app = LambdaFunctionUrlResolver()
 ROUTE = "/v1/callbacks/clickatell"
-# Clickatell retries a callback that was not answered with 2xx; only a not-yet-stored send result
-# is worth a retry, everything else is answered 200 so it is not retried for days.
-_STATUS = {ReportOutcome.NOT_READY: 503}
 
 
 def _text(status: int, body: str) -> Response[str]:
@@ -32,22 +30,33 @@ def _text(status: int, body: str) -> Response[str]:
 def clickatell_callback() -> Response[str]:
     event = app.current_event
     query = event.query_string_parameters or {}
-    token = query.get("token", "")
-    if not hmac.compare_digest(token.encode(), runtime.callback_token().encode()):
+    if not hmac.compare_digest(query.get("token", "").encode(), runtime.callback_token().encode()):
         logger.warning("callback with a bad token refused")
         return _text(403, "forbidden")
     try:
         raw = event.body or ""
         body = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
-        fields = request_fields(
-            [(k, v) for k, v in query.items() if k != "token"], event.headers.get("content-type"), body
+        fields = [(k, v) for k, v in query.items() if k != "token"]
+        results = apply_reports(
+            runtime.store(), request_reports(fields, event.headers.get("content-type"), body)
         )
-        report = parse_report(fields)
     except (InvalidReport, binascii.Error) as error:
+        results = [InvalidReport(str(error))]
+    lines = [_record(result) for result in results]
+    outcomes = {result[1] for result in results if not isinstance(result, InvalidReport)}
+    # Clickatell retries a callback not answered with 2xx: worth it only while a send result is not
+    # stored yet (re-applying the rest is harmless, every write is conditional). Nothing readable: 400.
+    status = 503 if ReportOutcome.NOT_READY in outcomes else 200 if outcomes else 400
+    return _text(status, lines[0] if len(lines) == 1 else "\n".join(f"{i}: {x}" for i, x in enumerate(lines)))
+
+
+def _record(result: tuple[DeliveryReport, ReportOutcome] | InvalidReport) -> str:
+    """Log and count one report's result; the line the answer gives for it."""
+    if isinstance(result, InvalidReport):
         metrics.add_metric(name="CallbackInvalid", unit="Count", value=1)
-        logger.info("delivery report refused", extra={"reason": str(error)})
-        return _text(400, f"invalid: {error}")
-    outcome = apply_report(runtime.store(), report)
+        logger.info("delivery report refused", extra={"reason": str(result)})
+        return f"invalid: {result}"
+    report, outcome = result
     logger.info(
         "delivery report",
         extra={
@@ -58,7 +67,7 @@ def clickatell_callback() -> Response[str]:
         },
     )
     metrics.add_metric(name=f"Callback{outcome.value.title().replace('_', '')}", unit="Count", value=1)
-    return _text(_STATUS.get(outcome, 200), outcome.value)
+    return outcome.value
 
 
 @logger.inject_lambda_context

@@ -191,7 +191,11 @@ class CallbackDispatcher:
         timeout = urllib3.Timeout(connect=settings.callback_timeout_s, read=settings.callback_timeout_s)
         if job.shape == "one":
             return self._deliver(
-                "POST", url, callback_body(message, status), {"Content-Type": "application/json"}, timeout
+                "POST",
+                url,
+                callback_body(message, status, settings.one_api_callback_shape),
+                {"Content-Type": "application/json"},
+                timeout,
             )
         fields = {
             "api_id": self._api_id,

@@ -190,9 +190,26 @@ def answer(
     return status, json.dumps({"messages": entries, "error": None}).encode()
 
 
-def callback_body(message: Message, legacy_status: str) -> bytes:
-    """A status callback in the One API's JSON shape (Clickatell's documented fields)."""
+def callback_body(message: Message, legacy_status: str, shape: str = "flat") -> bytes:
+    """A status callback in one of the One API's JSON shapes (Clickatell's documented fields): "flat"
+    (the REST API status callback) or "event" (`event.messageStatusUpdate`, one update, no `to`)."""
     code, name = FROM_LEGACY_STATUS.get(legacy_status, (1, "UNKNOWN"))
+    timestamp = int(time.time() * 1000)
+    if shape == "event":
+        update = {
+            "channel": "sms",
+            "timestamp": timestamp,
+            "statusCode": code,
+            "status": name,
+            "messageId": message.api_msg_id,
+            "clientMessageId": message.cli_msg_id,
+        }
+        document: dict[str, Any] = {
+            "integrationId": "bulksms-simulator",
+            "integrationName": "bulksms-simulator",
+            "event": {"messageStatusUpdate": [update]},
+        }
+        return json.dumps(document).encode()
     return json.dumps(
         {
             "integrationName": "bulksms-simulator",
@@ -204,6 +221,6 @@ def callback_body(message: Message, legacy_status: str) -> bytes:
             "statusCode": code,
             "status": name,
             "statusDescription": name.replace("_", " ").capitalize(),
-            "timestamp": int(time.time() * 1000),
+            "timestamp": timestamp,
         }
     ).encode()

@@ -172,6 +172,10 @@ class Settings(_Mergeable):
     # The One API integration's callback setting (it has no per-message level): 3 pushes intermediate
     # and final statuses, 0 none.
     one_api_callback_level: int = 3
+    # "flat": the earlier REST API's status callback, one object with `to` (what this product applies);
+    # "event": the One API's documented `{"integrationId", "integrationName", "event":
+    # {"messageStatusUpdate": [...]}}`, which carries no `to` (docs/one-api.md, "Delivery callbacks").
+    one_api_callback_shape: str = "flat"
 
     def __post_init__(self) -> None:
         if self.answer_style not in ANSWER_STYLES:
@@ -189,6 +193,10 @@ class Settings(_Mergeable):
         if method not in ("GET", "POST"):
             raise ValueError(f"callback_method: expected GET or POST, got {self.callback_method!r}")
         set_(self, "callback_method", method)
+        if self.one_api_callback_shape not in ("flat", "event"):
+            raise ValueError(
+                f"one_api_callback_shape: expected flat or event, got {self.one_api_callback_shape!r}"
+            )
         set_(self, "callback_delay_ms", _number("callback_delay_ms", self.callback_delay_ms))
         set_(self, "callback_status_mix", _status_mix(self.callback_status_mix))
         delays = self.callback_retry_delays_ms

@@ -9,6 +9,7 @@ one process and callbacks go through at roughly 30-100 per second.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -519,3 +520,71 @@ def test_a_delivery_report_survives_the_sweeper_settling_the_abandoned_chunk(
     for number in to:
         assert after[number].get("api_message_id") == items[number]["api_message_id"], after[number]
     check_counts_are_the_tally(api, job_id, len(to))
+
+
+def _one_api_callback(stack: LocalStack, updates: list[dict[str, Any]]) -> tuple[int, str]:
+    """A One API status callback (`event.messageStatusUpdate`) POSTed through the local function URL."""
+    document = {
+        "integrationId": "i1",
+        "integrationName": "My integration",
+        "event": {"messageStatusUpdate": updates},
+    }
+    answer = stack.gateway.handle(
+        "POST",
+        ROUTE,
+        [("token", stack.config.callback_token)],
+        {"Content-Type": "application/json"},
+        json.dumps(document).encode(),
+    )
+    return answer.status, answer.body.decode()
+
+
+def test_every_update_of_a_one_api_status_callback_is_applied_on_its_own(
+    api: Any, fresh: LocalStack, sent_job: tuple[str, dict[str, dict[str, Any]]]
+) -> None:
+    job_id, items = sent_job
+    first, second = list(items.values())[:2]
+
+    def update(item: dict[str, Any], code: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "channel": "sms",
+            "timestamp": 1764096005000,
+            "statusCode": code,
+            "status": "x",
+            "messageId": item["api_message_id"],
+            "clientMessageId": job_id,
+            **extra,
+        }
+
+    status, body = _one_api_callback(
+        fresh,
+        [
+            update(first, 5, to=first["to"]),  # DEVICE_ACK
+            update(second, 23),  # Clickatell's documented update: no `to`, so no recipient to address
+            update(second, 23, to=second["to"], clientMessageId="order-42"),  # not sent by us
+        ],
+    )
+
+    assert (status, body) == (200, "0: applied\n1: invalid: to is missing\n2: unknown_message")
+    assert stored(job_id, first["to"])["status"] == "delivered"
+    assert stored(job_id, first["to"])["reported_at"] == "1764096005"
+    assert stored(job_id, second["to"]) == second
+    # Clickatell retries a refused callback: the same updates again change nothing.
+    assert _one_api_callback(fresh, [update(first, 5, to=first["to"])]) == (200, "unchanged")
+    # Nothing readable at all, or more updates than a callback of ours can hold: 400 naming why.
+    assert _one_api_callback(fresh, [update(second, 23)]) == (400, "invalid: to is missing")
+    status, body = _one_api_callback(fresh, [update(second, 23, to=second["to"])] * 101)
+    assert status == 400 and "more than 100" in body
+    assert stored(job_id, second["to"]) == second
+
+
+def test_a_one_api_update_whose_send_result_is_not_stored_makes_the_whole_callback_503(
+    api: Any, fresh: LocalStack
+) -> None:
+    to = numbers(2, start=4_100_000)
+    job_id = submit(api, to)  # queued, not sent yet
+    updates = [{"messageId": "a" * 32, "clientMessageId": job_id, "to": n, "statusCode": 5} for n in to]
+    updates.append({"messageId": "b" * 32, "clientMessageId": "c" * 32, "to": to[0], "statusCode": 5})
+
+    assert _one_api_callback(fresh, updates) == (503, "0: not_ready\n1: not_ready\n2: unknown_message")
+    assert runtime.store().get_recipient(job_id, to[0]) is None

@@ -245,6 +245,25 @@ def test_callbacks_are_json_in_the_one_api_shape_and_map_onto_our_statuses(
     assert set(finals) == set(ids) and set(finals.values()) <= {S.DELIVERED, S.FAILED}
 
 
+def test_the_simulator_can_send_the_one_api_event_shape(
+    sim: ClickatellSimulator, pool: urllib3.PoolManager
+) -> None:
+    receiver = JsonReceiver()
+    try:
+        sim.configure(callback_url=receiver.url, callback_delay_ms=10, one_api_callback_shape="event")
+        verdict = client(sim, pool).send(_message(), numbers(2), JOB)
+        deadline = time.monotonic() + 10
+        while len(receiver.received) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        receiver.close()
+    ids = {r.api_message_id for r in verdict.results}
+    updates = [one_api.status_updates(callback) for _, callback in receiver.received]
+    assert len(updates) == 4 and all(u is not None and len(u) == 1 for u in updates)
+    assert {u[0]["apiMsgId"] for u in updates if u} == ids
+    assert all(u[0]["cliMsgId"] == JOB and "to" not in u[0] for u in updates if u)  # as Clickatell documents
+
+
 # ---- a job through the real handlers ---------------------------------------------------------------------
 
 

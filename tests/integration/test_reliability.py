@@ -655,10 +655,10 @@ def test_an_abandoned_stop_claim_is_finished_as_the_stop_not_as_unknown(
 ) -> None:
     """The job stops on 001; settling one of its pending chunks dies after the stop claim. After that
     claim's lease the chunk is finished as the stop (failed, 001: nothing was sent), never `unknown`."""
-    from bulksms.service import jobs
+    from bulksms.service import lifecycle
 
     settings_env(CHUNKS_PER_MESSAGE=1, SENDER_THREADS=1)
-    monkeypatch.setattr(jobs, "STOP_CLAIM_SECONDS", 1)
+    monkeypatch.setattr(lifecycle, "STOP_CLAIM_SECONDS", 1)
     fresh.simulator.set_faults(auth_fail=True)
     to = numbers(3000)  # five chunks, five queue messages
     job_id = submit(api, to)

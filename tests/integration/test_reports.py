@@ -183,13 +183,13 @@ class CrashOnce:
         self.crashed = 0
 
     def __call__(self, original: Any) -> Any:
-        def finish_counted(store: Store, job: dict[str, Any]) -> Any:
+        def finish(store: Store, job: Any, final: Any) -> Any:
             if not self.crashed:
                 self.crashed += 1
                 raise RuntimeError("the counts function died after writing the job")
-            return original(store, job)
+            return original(store, job, final)
 
-        return finish_counted
+        return finish
 
 
 def test_a_batch_redelivered_after_its_write_counts_once(
@@ -197,7 +197,7 @@ def test_a_batch_redelivered_after_its_write_counts_once(
 ) -> None:
     fresh.simulator.configure(callback_url=None)
     crash = CrashOnce()
-    monkeypatch.setattr(Store, "finish_counted", crash(Store.finish_counted))
+    monkeypatch.setattr(Store, "finish", crash(Store.finish))
     to = numbers(1300, start=5_100_000)
     job_id = submit(api, to)
     drain()  # the sender stores 1300 results; the counts function dies once and gets them again

@@ -31,10 +31,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from bulksms import runtime
 from bulksms.adapters import aws
+from bulksms.domain.job import Job
 from bulksms.domain.status import JobStatus
 from bulksms.models import SendRequest
 from bulksms.service.errors import RequestError
-from bulksms.service.jobs import age_seconds, requeue_pending
+from bulksms.service.lifecycle import age_seconds, requeue_pending
 from bulksms.service.submission import Limits, accepted_answer, dry_run, submit
 from bulksms.settings import settings
 
@@ -92,7 +93,7 @@ def _submit(request: SendRequest, job_id: str | None = None) -> str:
     )
 
 
-def _job_for(key: str, request: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
+def _job_for(key: str, request: Mapping[str, Any]) -> tuple[str, Job | None]:
     """The id this run's job gets, and the job if an earlier run of the same record created it.
 
     Ids are numbered per key and body: a job older than the record is an earlier 24 h window's, so
@@ -102,22 +103,22 @@ def _job_for(key: str, request: Mapping[str, Any]) -> tuple[str, dict[str, Any] 
     for generation in range(10_000):
         job_id = hashlib.sha256(f"{generation}\0{key}\0{body}".encode()).hexdigest()[:32]
         job = runtime.store().get_job(job_id)
-        if job is None or age_seconds(job["created_at"]) < _SAME_RECORD_S:
+        if job is None or age_seconds(job.created_at) < _SAME_RECORD_S:
             return job_id, job
     raise RuntimeError("an Idempotency-Key reused more than 10,000 times with the same body")
 
 
-def _resume(job: Mapping[str, Any]) -> None:
+def _resume(job: Job) -> None:
     """An earlier run died after creating the job, maybe before queueing (or scheduling) it: queue what
     is pending, or create its schedule."""
-    job_id = job["job_id"]
-    if job.get("stop"):
+    job_id = job.job_id
+    if job.stop:
         return
-    if job["status"] == JobStatus.SCHEDULED.value:
-        runtime.scheduler().schedule_start(job_id, datetime.fromisoformat(job["send_at"]))
+    if job.status is JobStatus.SCHEDULED and job.send_at:
+        runtime.scheduler().schedule_start(job_id, datetime.fromisoformat(job.send_at))
         logger.warning("idempotent retry resumed an interrupted scheduled job", extra={"job_id": job_id})
         return
-    if job["status"] not in (JobStatus.QUEUED.value, JobStatus.SENDING.value):
+    if job.status not in (JobStatus.QUEUED, JobStatus.SENDING):
         return
     requeued = requeue_pending(
         runtime.send_queue(), job_id, runtime.store().job_chunks(job_id), settings().chunks_per_message

@@ -103,7 +103,10 @@ FUNCTION_URL_ROUTES: dict[str, dict[str, Any]] = {
         "description": (
             "Clickatell's delivery report for one message (legacy fields api_id, apiMsgId, cliMsgId, "
             "timestamp, to, from, status, charge; names in any case), in the query "
-            "(GET) or the body (POST: a form, XML as `data=<callback>...` or a bare document, or JSON). "
+            "(GET) or the body (POST: a form, XML as `data=<callback>...` or a bare document, or JSON, "
+            "including the One API's flat status callback and its `event.messageStatusUpdate` list of "
+            "up to 100 updates, each applied on its own and answered one line each as "
+            "`<index>: <outcome>`, 503 if any is not_ready, else 200 if any was read, else 400). "
             "Not an API-key route: authenticated by the deployment's callback token. Idempotent; a "
             "report never moves a recipient backwards."
         ),

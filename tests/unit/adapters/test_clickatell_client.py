@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-import random
 import socket
 import ssl
 import struct
@@ -23,13 +22,11 @@ from typing import Any
 
 import pytest
 import urllib3
-from bulksms.adapters.clickatell import ClickatellClient, backoff_seconds, transport_failure
+from bulksms.adapters.clickatell import SEND_RETRY, ClickatellClient, transport_failure
 from bulksms.domain.attempts import NOT_SENT_CODE, RecipientResult, TransportFailure
 from bulksms.domain.encoding import Encoding
 from bulksms.domain.message import Credentials, Message
 from bulksms.domain.status import RecipientStatus
-from hypothesis import given
-from hypothesis import strategies as st
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -92,39 +89,6 @@ def test_protocol_error_is_reset() -> None:
 
 def test_generic_http_error_is_a_broken_answer() -> None:
     assert transport_failure(HTTPError("something else")) is TransportFailure.PROTOCOL
-
-
-# --- backoff -------------------------------------------------------------------------------------
-
-
-def _ceiling(attempt: int) -> float:
-    return 4.0 if attempt - 1 >= 4 else 0.25 * 2 ** (attempt - 1)
-
-
-@given(attempt=st.integers(1, 64), seed=st.integers(0, 2**32 - 1))
-def test_backoff_stays_within_full_jitter_bounds(attempt: int, seed: int) -> None:
-    value = backoff_seconds(attempt, random.Random(seed))
-    assert 0.0 <= value <= _ceiling(attempt)
-
-
-def test_backoff_ceiling_values() -> None:
-    class Top(random.Random):
-        def uniform(self, a: float, b: float) -> float:
-            return b
-
-    assert [backoff_seconds(n, Top()) for n in range(1, 8)] == [0.25, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-
-
-def test_backoff_uses_the_module_rng_by_default() -> None:
-    values = {backoff_seconds(3) for _ in range(50)}
-    assert all(0.0 <= v <= 1.0 for v in values)
-    assert len(values) > 1  # jittered
-
-
-@pytest.mark.parametrize("attempt", [1025, 5000])
-def test_backoff_for_very_high_attempt_numbers_is_capped_not_an_error(attempt: int) -> None:
-    # A large SEND_ATTEMPTS setting must not crash the sender: the cap is 4 s whatever the attempt.
-    assert 0.0 <= backoff_seconds(attempt, random.Random(1)) <= 4.0
 
 
 # --- a loopback Clickatell -----------------------------------------------------------------------
@@ -535,7 +499,7 @@ def test_sleeps_follow_the_backoff_schedule() -> None:
     assert len(http.calls) == 8
     assert len(sleeps) == 7
     for attempt, slept in enumerate(sleeps, start=1):
-        assert 0.0 <= slept <= _ceiling(attempt)
+        assert 0.0 <= slept <= SEND_RETRY.ceiling_s(attempt)
 
 
 # --- TLS over loopback ---------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from bulksms.domain.attempts import (
     RETRYABLE_ERRORS,
     RETRYABLE_HTTP_STATUSES,
     WHOLE_REQUEST_ERRORS,
-    JobStop,
     RecipientResult,
     TransportFailure,
     Verdict,
@@ -24,6 +23,7 @@ from bulksms.domain.attempts import (
     results_for,
     tally,
 )
+from bulksms.domain.job import Stop
 from bulksms.domain.status import RecipientStatus
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -116,7 +116,7 @@ def test_per_number_account_code_fails_that_number_and_stops_the_job() -> None:
     # that one did not, and the rest of the job would fail the same way.
     body = f"ID: {IDS[N1]} To: {N1}\nERR: 301, No Credit Left To: {N2}\n"
     verdict = judge_answer((N1, N2), 200, body)
-    assert verdict.stop == JobStop("301", "No Credit Left")
+    assert verdict.stop == Stop.failed("301", "No Credit Left")
     assert by_to(verdict)[N1] == RecipientResult(N1, S.SUBMITTED, IDS[N1])
     assert by_to(verdict)[N2] == RecipientResult(N2, S.FAILED, None, "301", "No Credit Left")
 
@@ -187,7 +187,7 @@ def test_account_error_in_an_ambiguous_answer_still_stops_the_job() -> None:
     body = f"ID: {IDS[N1]} To: {N1}\nERR: 301, No Credit Left To: {N2}\n<html>oops</html>\n"
     verdict = judge_answer(NUMBERS, 200, body)
     assert_ambiguous(verdict, NUMBERS)
-    assert verdict.stop == JobStop("301", "No Credit Left")
+    assert verdict.stop == Stop.failed("301", "No Credit Left")
 
 
 def test_record_without_to_among_several_records_is_ambiguous_not_guessed() -> None:
@@ -243,7 +243,7 @@ def test_several_numbers_with_one_bare_id_are_all_unknown() -> None:
 def test_request_level_account_error_fails_all_and_stops(code: str, description: str) -> None:
     verdict = judge_answer(NUMBERS, 200, f"ERR: {code}, {description}\n")
     assert verdict.retry is False
-    assert verdict.stop == JobStop(code, description)
+    assert verdict.stop == Stop.failed(code, description)
     assert verdict.results == tuple(RecipientResult(n, S.FAILED, None, code, description) for n in NUMBERS)
     assert verdict.reason == f"ERR: {code}, {description}"
 
@@ -286,7 +286,7 @@ def test_request_level_error_once_per_number_is_one_request_level_error(
     assert verdict.retry is False
     assert verdict.unparsed == ()
     assert verdict.results == tuple(RecipientResult(n, S.FAILED, None, code, description) for n in NUMBERS)
-    assert verdict.stop == (JobStop(code, description) if stops else None)
+    assert verdict.stop == (Stop.failed(code, description) if stops else None)
 
 
 @pytest.mark.parametrize("code", ["001", "106"])
@@ -321,7 +321,7 @@ def test_repeated_err_of_another_count_is_ambiguous() -> None:
 def test_repeated_account_err_of_another_count_is_ambiguous_and_stops() -> None:
     verdict = judge_answer(NUMBERS, 200, _repeated("001", "Authentication failed", False, (N1, N2)))
     assert_ambiguous(verdict, NUMBERS)
-    assert verdict.stop == JobStop("001", "Authentication failed")
+    assert verdict.stop == Stop.failed("001", "Authentication failed")
 
 
 def test_err_901_once_per_number_is_retried() -> None:
@@ -348,7 +348,7 @@ def test_unknown_code_without_to_on_several_numbers_fails_without_stop() -> None
 def test_err_without_description_reason_has_no_trailing_comma() -> None:
     verdict = judge_answer(NUMBERS, 200, "ERR: 001")
     assert verdict.reason == "ERR: 001"
-    assert verdict.stop == JobStop("001", "")
+    assert verdict.stop == Stop.failed("001", "")
     assert all(r.error_code == "001" and r.error == "" for r in verdict.results)
 
 
@@ -387,7 +387,7 @@ def test_503_with_id_lines_is_answered_not_retried() -> None:
 def test_429_with_err_line_is_answered_not_retried() -> None:
     verdict = judge_answer(NUMBERS, 429, "ERR: 001, Authentication failed")
     assert verdict.retry is False
-    assert verdict.stop == JobStop("001", "Authentication failed")
+    assert verdict.stop == Stop.failed("001", "Authentication failed")
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from bulksms.domain import one_api
 from bulksms.domain.attempts import RecipientResult
 from bulksms.domain.encoding import Encoding, encode_text
 from bulksms.domain.message import FLASH, Message
+from bulksms.domain.reports import InvalidReport
 from bulksms.domain.status import RecipientStatus, delivery_status
 
 S = RecipientStatus
@@ -285,3 +286,78 @@ def test_a_one_api_callback_body_is_read_by_the_report_path() -> None:
     assert (report.api_message_id, report.job_id, report.to) == ("a1b2c3", JOB, "27821234567")
     assert report.status is S.DELIVERED and report.status_code == "004"
     assert report.timestamp == "1506607698" and report.charge is None
+
+
+# The One API's status callback (docs.clickatell.com technical FAQ "Which parameter in the update status
+# callback payload matches to the apiMessageId", and help.clickatell.com "One API Client Callbacks").
+UPDATE = {
+    "channel": "sms",
+    "timestamp": 1506607698860,
+    "statusCode": 5,
+    "status": "DEVICE_ACK",
+    "messageId": "77fb29998253415fa5d66971d519d362",
+    "clientMessageId": JOB,
+}
+
+
+def _status_callback(updates: object) -> dict[str, object]:
+    return {
+        "integrationId": "i1",
+        "integrationName": "My integration",
+        "event": {"messageStatusUpdate": updates},
+    }
+
+
+def test_every_update_of_a_status_callback_maps_to_report_fields_in_order() -> None:
+    from bulksms.domain.reports import parse_report, request_reports
+
+    updates = [{**UPDATE, "to": "+27821234567"}, {**UPDATE, "statusCode": 23, "messageId": "m2"}]
+    assert one_api.status_updates(_status_callback(updates)) == [
+        {
+            "apiMsgId": UPDATE["messageId"],
+            "cliMsgId": JOB,
+            "status": "004",
+            "to": "27821234567",
+            "timestamp": "1506607698",
+        },
+        {"apiMsgId": "m2", "cliMsgId": JOB, "status": "007", "timestamp": "1506607698"},
+    ]
+    first, second = request_reports([], "application/json", json.dumps(_status_callback(updates)).encode())
+    assert parse_report(first).status is S.DELIVERED and parse_report(first).to == "27821234567"
+    with pytest.raises(InvalidReport, match="to is missing"):  # the documented update has no number
+        parse_report(second)
+
+
+def test_a_flat_or_legacy_json_report_is_one_report() -> None:
+    from bulksms.domain.reports import request_reports
+
+    assert (
+        one_api.status_updates(CALLBACK) is None and one_api.status_updates({"event": {"moText": []}}) is None
+    )
+    [fields] = request_reports([], "application/json", json.dumps(CALLBACK).encode())
+    assert fields["apimsgid"] == "a1b2c3" and fields["to"] == "27821234567"
+
+
+@pytest.mark.parametrize(
+    ("updates", "reason"),
+    [
+        ([], "not a list"),
+        ({"messageId": "m1"}, "not a list"),
+        ("x", "not a list"),
+        ([UPDATE] * (one_api.MAX_STATUS_UPDATES + 1), "101 updates, more than 100"),
+    ],
+)
+def test_a_status_callback_we_cannot_read_is_refused_naming_why(updates: object, reason: str) -> None:
+    from bulksms.domain.reports import request_reports
+
+    with pytest.raises(InvalidReport, match=reason):
+        request_reports([], "application/json", json.dumps(_status_callback(updates)).encode())
+
+
+@pytest.mark.parametrize("update", ["x", None, {}, {**UPDATE, "messageId": 7}])
+def test_an_update_we_cannot_read_is_refused_on_its_own(update: object) -> None:
+    from bulksms.domain.reports import parse_report
+
+    [fields] = one_api.status_updates(_status_callback([update])) or [{}]
+    with pytest.raises(InvalidReport):
+        parse_report({name.lower(): value for name, value in fields.items()})

@@ -3,10 +3,10 @@ and the attempt-and-retry loop every Clickatell adapter shares."""
 
 from __future__ import annotations
 
-import random
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import cache
 from urllib.parse import urlencode
 
@@ -23,13 +23,15 @@ from urllib3.exceptions import (
 from bulksms.domain.attempts import TransportFailure, Verdict, give_up, judge_answer, judge_transport_failure
 from bulksms.domain.message import Credentials, Message, build_sendmsg_form
 from bulksms.domain.optout import OPTED_OUT_ERROR
+from bulksms.domain.retry import RetryPolicy
 from bulksms.settings import settings
 
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 # The current POST limit of sendmsg (older accounts: 300, set with the ChunkSize parameter).
 SENDMSG_MAX_NUMBERS = 600
-_BACKOFF_BASE_S = 0.25
-_BACKOFF_CAP_S = 4.0
+# Only attempts that provably never reached Clickatell are tried again (urllib3's own retries are off:
+# `retries=False` below, so nothing is stacked on this). Each client sets `attempts` from SEND_ATTEMPTS.
+SEND_RETRY = RetryPolicy(attempts=4, base_s=0.25, cap_s=4.0)
 
 
 @cache
@@ -81,12 +83,6 @@ def _failed_handshake(error: SSLError) -> bool:
     return any(marker in text for marker in _HANDSHAKE_FAILURES)
 
 
-def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter before retry number `attempt` (1-based)."""
-    ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** min(attempt - 1, 32))
-    return (rng or random).uniform(0, ceiling)
-
-
 def post(
     http: urllib3.PoolManager,
     url: str,
@@ -110,13 +106,12 @@ def send_with_retries(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Verdict:
     """Repeat `attempt` only while it provably never reached Clickatell, at most `attempts` times."""
-    verdict = attempt()
-    tries = 1
-    while verdict.retry and tries < attempts:
-        sleep(backoff_seconds(tries))
-        tries += 1
+    policy = replace(SEND_RETRY, attempts=max(1, attempts))
+    for tries in policy.tries(time.monotonic, sleep):  # noqa: B007 - give_up tells how many were made
         verdict = attempt()
-    return give_up(numbers, verdict, tries) if verdict.retry else verdict
+        if not verdict.retry:
+            return verdict
+    return give_up(numbers, verdict, tries)
 
 
 class ClickatellClient:

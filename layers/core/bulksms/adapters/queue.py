@@ -13,9 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bulksms.adapters import aws
+from bulksms.domain.retry import RetryPolicy
 
 _ENTRIES_PER_CALL = 10  # SQS SendMessageBatch limit
-_ATTEMPTS = 5
+# Not stacked on botocore's retries: those cover a failed call, while entries SQS refuses come back in
+# a successful answer's `Failed` list, which botocore does not retry.
+_REFUSED_RETRY = RetryPolicy(attempts=5, base_s=0.05, cap_s=1.0, budget_s=10.0)
 MAX_DELAY_S = 900  # SQS DelaySeconds limit
 
 
@@ -40,14 +43,13 @@ class Queue:
             self._send(entries[start : start + _ENTRIES_PER_CALL])
 
     def _send(self, entries: list[dict[str, Any]]) -> None:
-        for attempt in range(_ATTEMPTS):
+        for _ in _REFUSED_RETRY.tries(time.monotonic, time.sleep):
             failed = self.client.send_message_batch(QueueUrl=self._url, Entries=entries).get("Failed", [])
             if not failed:
                 return
             failed_ids = {entry["Id"] for entry in failed}
             entries = [entry for entry in entries if entry["Id"] in failed_ids]
-            time.sleep(0.05 * 2**attempt)
-        raise RuntimeError(f"SQS refused {len(entries)} messages after {_ATTEMPTS} attempts")
+        raise RuntimeError(f"SQS refused {len(entries)} messages after every retry")
 
     def retry_in(self, receipt_handle: str, seconds: int) -> None:
         """Make a received message visible again after `seconds` instead of the visibility timeout."""

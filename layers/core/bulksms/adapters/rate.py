@@ -25,9 +25,12 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from bulksms.adapters import aws
+from bulksms.domain.retry import RetryPolicy
 
 RATE_KEY = {"pk": "RATE#clickatell", "sk": "RATE"}
-_CONFLICT_ATTEMPTS = 20
+# Another sender booked first (a failed condition, which botocore does not retry): back off a little,
+# jittered, so the contenders spread.
+_CONFLICT_RETRY = RetryPolicy(attempts=20, base_s=0.002, cap_s=0.1, budget_s=1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +88,8 @@ class SharedTokenBucket:
 
     def acquire(self, recipients: int) -> Slot:
         cost = max(1, round(recipients * self._ms_per_recipient))
-        booked = self._read()
-        for attempt in range(_CONFLICT_ATTEMPTS):
+        for _ in _CONFLICT_RETRY.tries(time.monotonic, time.sleep):
+            booked = self._read()
             now = int(self._clock() * 1000)
             start = max(booked, now)
             if start - now > self._max_wait_ms:
@@ -96,9 +99,6 @@ class SharedTokenBucket:
                 return Slot(retry_after_s=wait_ms / 1000.0)
             if self._book(booked, start + cost):
                 return Slot(start_ms=start)
-            # Another sender booked first: back off a little (jittered) so the contenders spread.
-            time.sleep(random.uniform(0, min(0.1, 0.002 * 2**attempt)))  # noqa: S311
-            booked = self._read()
         # So many senders at once that this one kept losing: it is as good as a spent budget.
         return Slot(retry_after_s=self._max_wait_ms / 1000.0 + random.uniform(0, 1.0))  # noqa: S311
 

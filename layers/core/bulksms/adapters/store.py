@@ -14,7 +14,11 @@ queue behind one partition key's write limit; a report still finds its item from
 alone. A recipient is written by its send result (or its stop) and then only by conditional updates
 that move it up the status ladder. The job's counters are never written per recipient: the counts
 aggregator sums the table's stream of recipient changes and applies one update per job per batch
-(`apply_counts`), which is also where `n_queued` reaching 0 finishes the job.
+(`apply_counts`); the update that brings `n_queued` to 0 is followed by the job's finish
+(`service.lifecycle`, through `finish`).
+
+The services see none of this: the store is their `JobStore` (domain.ports), and maps items to and from
+the domain's `Job`, `Chunk` and `Stop`.
 """
 
 from __future__ import annotations
@@ -22,14 +26,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import random
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -37,8 +39,12 @@ from botocore.exceptions import ClientError
 from bulksms.adapters import aws
 from bulksms.domain.attempts import RecipientResult
 from bulksms.domain.counts import CountsUpdate, StatusChange
+from bulksms.domain.job import UNFINISHED_JOB_STATUSES, Chunk, ChunkState, Counts, Job, Stop
+from bulksms.domain.message import Message
+from bulksms.domain.ports import Page, ReportWrite
 from bulksms.domain.reports import DeliveryReport
-from bulksms.domain.status import JobStatus, RecipientStatus, final_job_status, statuses_below
+from bulksms.domain.retry import RetryPolicy
+from bulksms.domain.status import JobStatus, RecipientStatus, statuses_below
 
 JOB_SK = "JOB"
 CHUNK_PREFIX = "CHUNK#"
@@ -54,26 +60,39 @@ JOBS_INDEX = "jobs-by-created"
 JOB_KIND = "job"
 _BATCH_WRITE_LIMIT = 25
 _BATCH_GET_LIMIT = 100
-_WRITE_ATTEMPTS = 8
-# Unfinished: a scheduled job can be stopped (cancelled) and finished before it ever started.
-_ACTIVE = [JobStatus.SCHEDULED.value, JobStatus.QUEUED.value, JobStatus.SENDING.value]
-
-
-class ChunkState(StrEnum):
-    PENDING = "pending"
-    CLAIMED = "claimed"
-    DONE = "done"
+# Not stacked on botocore's retries (aws.py): those cover a throttled or failed call, while the items a
+# batch call leaves unprocessed come back in a successful answer, which botocore does not retry.
+_UNPROCESSED_RETRY = RetryPolicy(attempts=8, base_s=0.05, cap_s=2.0, budget_s=30.0)
+# For the conditions that a job is not finished yet.
+_UNFINISHED = {f":u{i}": status.value for i, status in enumerate(sorted(UNFINISHED_JOB_STATUSES))}
+_UNFINISHED_IN = f"#status IN ({', '.join(_UNFINISHED)})"
+# Job attributes the submission sets and the store keeps as they are (the rest are the store's own).
+_JOB_FIELDS = (
+    "job_id",
+    "created_at",
+    "updated_at",
+    "finished_at",
+    "send_at",
+    "client_reference",
+    "status_callback_url",
+    "rejected_count",
+    "duplicates_removed",
+    "normalised",
+    "suppressed",
+)
 
 
 class InvalidPageToken(ValueError):
     pass
 
 
-class ReportWrite(StrEnum):
-    APPLIED = "applied"  # the recipient moved up the ladder
-    UNCHANGED = "unchanged"  # repeated or stale: nothing written
-    OTHER_MESSAGE = "other_message"  # the recipient's message has another id: nothing written
-    NO_RECIPIENT = "no_recipient"  # no send result is stored for this number (yet)
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a conditional write did. `item` is what the request asked back: the new item
+    (`ReturnValues`), or the item that failed the condition (`ReturnValuesOnConditionCheckFailure`)."""
+
+    wrote: bool
+    item: Mapping[str, Any]
 
 
 def job_key(job_id: str) -> dict[str, str]:
@@ -110,23 +129,58 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def counts_of(job: Mapping[str, Any]) -> dict[str, int]:
-    counts = {"total": int(job["total"])}
-    counts.update({status.value: int(job.get(counter(status), 0)) for status in RecipientStatus})
-    return counts
-
-
 def chunk_numbers(chunk: Mapping[str, Any]) -> list[str]:
     return str(chunk["numbers"]).split(",")
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_token: str | None
+def job_of(item: Mapping[str, Any]) -> Job:
+    """The domain job of a job item (as the resource reads it: numbers are Decimals)."""
+    stop = item.get("stop")
+    return Job(
+        job_id=item["job_id"],
+        status=JobStatus(item["status"]),
+        created_at=item["created_at"],
+        message=Message.from_item(item["message"]),
+        counts=Counts.of(int(item["total"]), {s: int(item.get(counter(s), 0)) for s in RecipientStatus}),
+        chunk_count=int(item["chunk_count"]),
+        updated_at=item.get("updated_at"),
+        finished_at=item.get("finished_at"),
+        stop=_stop_of(stop) if stop else None,
+        send_at=item.get("send_at"),
+        client_reference=item.get("client_reference"),
+        status_callback_url=item.get("status_callback_url"),
+        charge_total=Decimal(item.get("charge_total", 0)),
+        rejected_count=int(item.get("rejected_count", 0)),
+        duplicates_removed=int(item.get("duplicates_removed", 0)),
+        normalised=int(item.get("normalised", 0)),
+        suppressed=int(item.get("suppressed", 0)),
+    )
+
+
+def chunk_of(job_id: str, item: Mapping[str, Any]) -> Chunk:
+    stop = item.get("stop")
+    lease = item.get("lease_until")
+    return Chunk(
+        job_id=job_id,
+        index=int(item["chunk"]),
+        state=ChunkState(item["state"]),
+        numbers=tuple(chunk_numbers(item)),
+        lease_until=int(lease) if lease is not None else None,
+        stop=_stop_of(stop) if stop else None,
+    )
+
+
+def _stop_of(item: Mapping[str, Any]) -> Stop:
+    return Stop(JobStatus(item["outcome"]), str(item["code"]), str(item["reason"]))
+
+
+def _stop_item(stop: Stop) -> dict[str, str]:
+    return {"outcome": stop.outcome.value, "code": stop.code, "reason": stop.reason}
 
 
 class Store:
+    """The DynamoDB `JobStore` (domain.ports): items to and from the domain's Job and Chunk."""
+
     def __init__(self, table_name: str, retention_days: int, resource: Any = None) -> None:
         self._table_name = table_name
         self._retention_s = retention_days * 86_400
@@ -149,14 +203,12 @@ class Store:
 
     # ---- jobs -------------------------------------------------------------------------------
 
-    def create_job(
-        self, job: dict[str, Any], chunks: Sequence[Sequence[str]], status: JobStatus = JobStatus.QUEUED
-    ) -> None:
+    def create_job(self, job: Job, chunks: Sequence[Sequence[str]]) -> None:
         """Chunks first, then the job: a job that is visible always has all its chunks.
 
         A `scheduled` job is not `active` until it starts: the sweeper must not queue its chunks.
         """
-        job_id = job["job_id"]
+        job_id = job.job_id
         expires = self.expires_at()
         self.batch_write(
             {
@@ -170,11 +222,13 @@ class Store:
             for index, numbers in enumerate(chunks)
         )
         total = sum(len(numbers) for numbers in chunks)
+        fields = {name: getattr(job, name) for name in _JOB_FIELDS}
         item = {
-            **job,
+            **{name: value for name, value in fields.items() if value is not None},
+            "message": job.message.to_item(),
             **job_key(job_id),
             "kind": JOB_KIND,
-            "status": status.value,
+            "status": job.status.value,
             "total": total,
             "chunk_count": len(chunks),
             "expires_at": expires,
@@ -183,16 +237,14 @@ class Store:
             # Per recipient partition, the last stream sequence the counts include (see apply_counts).
             "applied": {},
         }
-        if status is not JobStatus.SCHEDULED:
+        if job.status is not JobStatus.SCHEDULED:
             item["active"] = ACTIVE_FLAG
         item.update({counter(s): 0 for s in RecipientStatus if s is not RecipientStatus.QUEUED})
         self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
 
-    def get_job(self, job_id: str) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self.table.get_item(Key=job_key(job_id), ConsistentRead=True).get(
-            "Item"
-        )
-        return item
+    def get_job(self, job_id: str) -> Job | None:
+        item = self.table.get_item(Key=job_key(job_id), ConsistentRead=True).get("Item")
+        return job_of(item) if item else None
 
     def mark_sending(self, job_id: str) -> None:
         self._update(
@@ -220,9 +272,9 @@ class Store:
                 ":one": ACTIVE_FLAG,
                 ":now": now_iso(),
             },
-        )
+        ).wrote
 
-    def request_stop(self, job_id: str, outcome: JobStatus, code: str, reason: str) -> bool:
+    def request_stop(self, job_id: str, stop: Stop) -> bool:
         """Record that the rest of a job must not be sent. False if it was already stopped or finished.
 
         A stopped job is `active` from then on, also one that was still scheduled, so the sweeper
@@ -231,39 +283,29 @@ class Store:
         return self._update(
             Key=job_key(job_id),
             UpdateExpression="SET #stop = :stop, updated_at = :now, active = :one",
-            ConditionExpression=(
-                "attribute_exists(pk) AND attribute_not_exists(#stop) AND #status IN (:a, :q, :s)"
-            ),
+            ConditionExpression=f"attribute_exists(pk) AND attribute_not_exists(#stop) AND {_UNFINISHED_IN}",
             ExpressionAttributeNames={"#stop": "stop", "#status": "status"},
             ExpressionAttributeValues={
-                ":stop": {"outcome": outcome.value, "code": code, "reason": reason, "at": now_iso()},
+                ":stop": {**_stop_item(stop), "at": now_iso()},
                 ":one": ACTIVE_FLAG,
-                ":a": _ACTIVE[0],
-                ":q": _ACTIVE[1],
-                ":s": _ACTIVE[2],
+                **_UNFINISHED,
                 ":now": now_iso(),
             },
-        )
+        ).wrote
 
-    def finish_if_done(self, job_id: str) -> dict[str, Any] | None:
-        """Move a job with no queued recipient to its final status, exactly once.
+    def finish(self, job: Job, final: JobStatus) -> Job | None:
+        """Move the job to `final` if it is unfinished, nothing is queued and its stop is unchanged.
 
-        Returns the finished job item to the one caller that made the move, else None.
+        Returns the finished job to the one caller that made the move, else None.
         """
-        job = self.get_job(job_id)
-        if not job or job["status"] not in _ACTIVE or int(job[counter(RecipientStatus.QUEUED)]) != 0:
-            return None
-        return self._finish(job)
-
-    def _finish(self, job: Mapping[str, Any]) -> dict[str, Any] | None:
-        stop = job.get("stop")
-        final = final_job_status(stop["outcome"] if stop else None).value
-        condition = "#queued = :zero AND #status IN (:a, :q, :s) AND " + (
-            "#stop.outcome = :final" if stop else "attribute_not_exists(#stop)"
+        condition = f"#queued = :zero AND {_UNFINISHED_IN} AND " + (
+            "#stop.outcome = :outcome" if job.stop else "attribute_not_exists(#stop)"
         )
-        finished_at = now_iso()
+        values: dict[str, Any] = {":final": final.value, ":zero": 0, **_UNFINISHED, ":now": now_iso()}
+        if job.stop:
+            values[":outcome"] = job.stop.outcome.value
         if not self._update(
-            Key=job_key(job["job_id"]),
+            Key=job_key(job.job_id),
             UpdateExpression="SET #status = :final, updated_at = :now, finished_at = :now REMOVE active",
             ConditionExpression=condition,
             ExpressionAttributeNames={
@@ -271,22 +313,10 @@ class Store:
                 "#queued": counter(RecipientStatus.QUEUED),
                 "#stop": "stop",
             },
-            ExpressionAttributeValues={
-                ":final": final,
-                ":zero": 0,
-                ":a": _ACTIVE[0],
-                ":q": _ACTIVE[1],
-                ":s": _ACTIVE[2],
-                ":now": finished_at,
-            },
-        ):
+            ExpressionAttributeValues=values,
+        ).wrote:
             return None
-        # Every number has its result now, so a chunk still `claimed` lost only its bookkeeping (its
-        # sender died between storing the results and marking it done): nobody looks at it again.
-        for chunk in self.job_chunks(job["job_id"]):
-            if chunk["state"] == ChunkState.CLAIMED.value:
-                self.mark_done(job["job_id"], int(chunk["chunk"]))
-        return {**job, "status": final, "finished_at": finished_at}
+        return replace(job, status=final, finished_at=values[":now"])
 
     def active_job_ids(self) -> list[str]:
         ids: list[str] = []
@@ -302,7 +332,7 @@ class Store:
                 return ids
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def jobs_page(self, *, status: str | None, limit: int, token: str | None) -> Page:
+    def jobs_page(self, *, status: str | None, limit: int, token: str | None) -> Page[Job]:
         """The deployment's jobs, newest first, a page at a time (filtered pages may hold fewer)."""
         kwargs: dict[str, Any] = {
             "IndexName": JOBS_INDEX,
@@ -328,18 +358,18 @@ class Store:
         # The index is eventually consistent and holds only keys and status: the views come from the
         # table itself, in the index's order.
         found = {item["pk"]: item for item in self._batch_get(keys)}
-        items = [found[key["pk"]] for key in keys if key["pk"] in found]
-        return Page(items, _encode_jobs_token(last, status) if last else None)
+        jobs = [job_of(found[key["pk"]]) for key in keys if key["pk"] in found]
+        return Page(jobs, _encode_jobs_token(last, status) if last else None)
 
     # ---- chunks -----------------------------------------------------------------------------
 
-    def load_chunks(self, job_id: str, chunks: Sequence[int]) -> dict[int, dict[str, Any]]:
+    def load_chunks(self, job_id: str, chunks: Sequence[int]) -> dict[int, Chunk]:
         items = self._batch_get([chunk_key(job_id, index) for index in chunks])
-        return {int(item["chunk"]): item for item in items}
+        return {int(item["chunk"]): chunk_of(job_id, item) for item in items}
 
-    def get_recipients(self, job_id: str, numbers: Sequence[str]) -> dict[str, dict[str, Any]]:
-        items = self._batch_get([recipient_key(job_id, to) for to in numbers])
-        return {str(item["to"]): item for item in items}
+    def numbers_with_results(self, job_id: str, numbers: Sequence[str]) -> set[str]:
+        items = self._batch_get([recipient_key(job_id, to) for to in numbers], projection="sk")
+        return {str(item["sk"]).removeprefix(RECIPIENT_PREFIX) for item in items}
 
     def _batch_get(self, keys: list[dict[str, str]], projection: str | None = None) -> list[dict[str, Any]]:
         """Strongly consistent BatchGetItem in 100s, retrying unprocessed keys with backoff."""
@@ -349,18 +379,17 @@ class Store:
             if projection:
                 wanted["ProjectionExpression"] = projection
             request = {self._table_name: wanted}
-            for attempt in range(_WRITE_ATTEMPTS):
+            for _ in _UNPROCESSED_RETRY.tries(time.monotonic, time.sleep):
                 answer = self.client.batch_get_item(RequestItems=request)
                 found.extend(answer["Responses"].get(self._table_name, []))
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
-                _pause(attempt)
             if request:
-                raise RuntimeError(f"DynamoDB left keys unread after {_WRITE_ATTEMPTS} attempts")
+                raise RuntimeError("DynamoDB left keys unread after every retry")
         return found
 
-    def job_chunks(self, job_id: str) -> Iterator[dict[str, Any]]:
+    def job_chunks(self, job_id: str) -> Iterator[Chunk]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": f"JOB#{job_id}", ":prefix": CHUNK_PREFIX},
@@ -368,7 +397,7 @@ class Store:
         }
         while True:
             page = self.table.query(**kwargs)
-            yield from page["Items"]
+            yield from (chunk_of(job_id, item) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -380,7 +409,7 @@ class Store:
         attempt: str,
         lease_until: int,
         *,
-        stop: Mapping[str, str] | None = None,
+        stop: Stop | None = None,
     ) -> bool:
         """Claim a pending chunk before acting on it; False if it was not pending.
 
@@ -398,7 +427,7 @@ class Store:
         names = {"#state": "state"}
         if stop is not None:
             update += ", #stop = :stop"
-            values[":stop"] = dict(stop)
+            values[":stop"] = _stop_item(stop)
             names["#stop"] = "stop"
         return self._update(
             Key=chunk_key(job_id, chunk),
@@ -406,9 +435,9 @@ class Store:
             ConditionExpression="#state = :pending",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
-        )
+        ).wrote
 
-    def job_stop(self, job_id: str) -> dict[str, str] | None:
+    def job_stop(self, job_id: str) -> Stop | None:
         """The job's stop, read after a claim: a chunk claimed once the job stopped must not be sent."""
         item = self.table.get_item(
             Key=job_key(job_id),
@@ -416,8 +445,8 @@ class Store:
             ProjectionExpression="#stop",
             ExpressionAttributeNames={"#stop": "stop"},
         ).get("Item", {})
-        stop: dict[str, str] | None = item.get("stop")
-        return stop
+        stop = item.get("stop")
+        return _stop_of(stop) if stop else None
 
     def mark_done(self, job_id: str, chunk: int) -> None:
         """The chunk is finished: every number has its stored result, so nobody acts on it again."""
@@ -484,33 +513,31 @@ class Store:
         below = statuses_below(new)
         values.update({f":b{i}": status.value for i, status in enumerate(below)})
         assignments = "".join(f", #f{i} = :f{i}" for i in range(len(fields)))
-        try:
-            self.table.update_item(
-                Key=recipient_key(job_id, report.to),
-                UpdateExpression=f"SET #status = :new, updated_at = :now{assignments}",
-                ConditionExpression=(
-                    f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))}) AND "
-                    "(attribute_not_exists(api_message_id) OR api_message_id = :id)"
-                ),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-            # The failed condition's answer carries the item as it is: no extra read.
-            current = error.response.get("Item")
-            if not current:
-                return ReportWrite.NO_RECIPIENT
-            known = current.get("api_message_id")
-            known_id = known.get("S") if isinstance(known, dict) else known  # typed when unparsed
-            if known_id and known_id != report.api_message_id:
-                return ReportWrite.OTHER_MESSAGE
-            return ReportWrite.UNCHANGED
-        return ReportWrite.APPLIED
+        written = self._update(
+            Key=recipient_key(job_id, report.to),
+            UpdateExpression=f"SET #status = :new, updated_at = :now{assignments}",
+            ConditionExpression=(
+                f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))}) AND "
+                "(attribute_not_exists(api_message_id) OR api_message_id = :id)"
+            ),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        if written.wrote:
+            return ReportWrite.APPLIED
+        # The failed condition's answer carries the item as it is: no extra read.
+        if not written.item:
+            return ReportWrite.NO_RECIPIENT
+        known = written.item.get("api_message_id")
+        known_id = known.get("S") if isinstance(known, dict) else known  # typed when unparsed
+        if known_id and known_id != report.api_message_id:
+            return ReportWrite.OTHER_MESSAGE
+        return ReportWrite.UNCHANGED
 
-    def recipients_page(self, job_id: str, *, status: str | None, limit: int, token: str | None) -> Page:
+    def recipients_page(
+        self, job_id: str, *, status: str | None, limit: int, token: str | None
+    ) -> Page[dict[str, Any]]:
         """A page of a job's recipients: partition by partition, each in number order."""
         partition, start = _decode_token(token, job_id, status) if token else (0, None)
         kwargs: dict[str, Any] = {
@@ -558,13 +585,12 @@ class Store:
             for item in items
         }
 
-    def apply_counts(self, update: CountsUpdate, expected: Mapping[str, int]) -> dict[str, Any] | None:
+    def apply_counts(self, update: CountsUpdate, expected: Mapping[str, int]) -> Job | None:
         """Add one batch's moves to a job's counters, guarded by the sequences the job has applied.
 
         `expected` is what `applied_sequences` read for the partitions the update covers; the write
         only happens if they are unchanged, so two deliveries of one batch cannot both count. Returns
         the job after the update, or None when the guard failed (another delivery applied it first).
-        A job whose last queued number this update moved is finished here, in the same pass.
         """
         names: dict[str, str] = {"#applied": "applied", "#charge": "charge_total"}
         values: dict[str, Any] = {":now": now_iso(), ":charge": update.charge}
@@ -582,27 +608,15 @@ class Store:
                 conditions.append(f"#applied.#p{i} = :e{i}")
             else:
                 conditions.append(f"attribute_not_exists(#applied.#p{i})")
-        try:
-            answer = self.table.update_item(
-                Key=job_key(update.job_id),
-                UpdateExpression=f"ADD {', '.join(adds)} SET {', '.join(sets)}",
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if _condition_failed(error):
-                return None
-            raise
-        job: dict[str, Any] = answer["Attributes"]
-        return job
-
-    def finish_counted(self, job: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Finish a job just read back from `apply_counts` if nothing is queued any more."""
-        if job["status"] not in _ACTIVE or int(job[counter(RecipientStatus.QUEUED)]) != 0:
-            return None
-        return self._finish(job)
+        written = self._update(
+            Key=job_key(update.job_id),
+            UpdateExpression=f"ADD {', '.join(adds)} SET {', '.join(sets)}",
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        return job_of(written.item) if written.wrote else None
 
     # ---- rejected inputs ----------------------------------------------------------------------
 
@@ -623,7 +637,9 @@ class Store:
             for block, start in enumerate(range(0, len(entries), REJECTED_PER_ITEM))
         )
 
-    def rejected_page(self, job_id: str, total: int, *, limit: int, token: str | None) -> Page:
+    def rejected_page(
+        self, job_id: str, total: int, *, limit: int, token: str | None
+    ) -> Page[dict[str, Any]]:
         """`limit` rejected inputs from the position in `token` (the start without one)."""
         start = _decode_offset(token, job_id) if token else 0
         end = min(total, start + limit)
@@ -639,15 +655,15 @@ class Store:
 
     # ---- low level --------------------------------------------------------------------------
 
-    def _update(self, **request: Any) -> bool:
-        """A conditional UpdateItem: False when its condition did not hold (nothing was written)."""
+    def _update(self, **request: Any) -> Written:
+        """The one conditional UpdateItem; `wrote` is False when its condition did not hold."""
         try:
-            self.table.update_item(**request)
+            answer = self.table.update_item(**request)
         except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return Written(False, error.response.get("Item") or {})
+        return Written(True, answer.get("Attributes") or {})
 
     def batch_write(self, items: Iterable[dict[str, Any]], *, typed: bool = False) -> None:
         """BatchWriteItem in 25s, retrying unprocessed items with backoff until all are stored.
@@ -666,21 +682,12 @@ class Store:
             self._write_batch(client, batch)
 
     def _write_batch(self, client: Any, requests: list[dict[str, Any]]) -> None:
-        for attempt in range(_WRITE_ATTEMPTS):
+        for _ in _UNPROCESSED_RETRY.tries(time.monotonic, time.sleep):
             answer = client.batch_write_item(RequestItems={self._table_name: requests})
             requests = answer.get("UnprocessedItems", {}).get(self._table_name, [])
             if not requests:
                 return
-            _pause(attempt)
-        raise RuntimeError(f"DynamoDB left {len(requests)} items unwritten after {_WRITE_ATTEMPTS} attempts")
-
-
-def _condition_failed(error: ClientError) -> bool:
-    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
-
-
-def _pause(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter
+        raise RuntimeError(f"DynamoDB left {len(requests)} items unwritten after every retry")
 
 
 def _encode_jobs_token(key: Mapping[str, Any], status: str | None) -> str:

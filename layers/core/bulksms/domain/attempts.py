@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from bulksms.domain.answers import Accepted, Record, Rejected, parse_answer
+from bulksms.domain.job import Stop
 from bulksms.domain.status import RecipientStatus
 
 
@@ -56,19 +57,11 @@ class RecipientResult(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class JobStop:
-    """Why the rest of a job must not be sent."""
-
-    code: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class Verdict:
     retry: bool
     reason: str
     results: tuple[RecipientResult, ...] = ()
-    stop: JobStop | None = None
+    stop: Stop | None = None
     unparsed: tuple[str, ...] = field(default=())
 
     def counts(self) -> Counter[RecipientStatus]:
@@ -92,7 +85,7 @@ def retry(reason: str) -> Verdict:
 
 
 def ambiguous(
-    numbers: Sequence[str], reason: str, unparsed: tuple[str, ...] = (), stop: JobStop | None = None
+    numbers: Sequence[str], reason: str, unparsed: tuple[str, ...] = (), stop: Stop | None = None
 ) -> Verdict:
     """The attempt may have been processed: its numbers are `unknown`, never resent."""
     error = f"{reason}; Clickatell may have accepted it, so it is not resent automatically"
@@ -156,7 +149,7 @@ def _judge_request_error(numbers: Sequence[str], record: Rejected) -> Verdict:
     error = f"{record.code}, {record.description}".rstrip(", ")
     if record.code in RETRYABLE_ERRORS:
         return retry(f"ERR: {error}")
-    stop = JobStop(record.code, record.description) if record.code in ACCOUNT_ERRORS else None
+    stop = Stop.failed(record.code, record.description) if record.code in ACCOUNT_ERRORS else None
     return Verdict(
         False,
         f"ERR: {error}",
@@ -165,10 +158,10 @@ def _judge_request_error(numbers: Sequence[str], record: Rejected) -> Verdict:
     )
 
 
-def _account_stop(records: Iterable[Record]) -> JobStop | None:
+def _account_stop(records: Iterable[Record]) -> Stop | None:
     """An account-level code anywhere in an answer stops the job, however the rest reads."""
     account = next((r for r in records if isinstance(r, Rejected) and r.code in ACCOUNT_ERRORS), None)
-    return JobStop(account.code, account.description) if account else None
+    return Stop.failed(account.code, account.description) if account else None
 
 
 def _judge_per_number(numbers: Sequence[str], records: Sequence[Record]) -> Verdict:

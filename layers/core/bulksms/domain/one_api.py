@@ -18,7 +18,6 @@ from typing import Any
 
 from bulksms.domain.attempts import (
     RETRYABLE_HTTP_STATUSES,
-    JobStop,
     RecipientResult,
     Verdict,
     ambiguous,
@@ -26,6 +25,7 @@ from bulksms.domain.attempts import (
     retry,
 )
 from bulksms.domain.encoding import Encoding, is_gsm7
+from bulksms.domain.job import Stop
 from bulksms.domain.message import FLASH, Message
 from bulksms.domain.status import RecipientStatus
 
@@ -159,7 +159,7 @@ def _judge_request_error(numbers: Sequence[str], http_status: int, error: Any) -
     reason = f"One API error {code}: {description}".rstrip(": ")
     if code in RETRYABLE_ERRORS:
         return retry(reason)  # a request-level error: no message of the request was processed
-    stop = JobStop(str(code), description) if code in ACCOUNT_ERRORS else None
+    stop = Stop.failed(str(code), description) if code in ACCOUNT_ERRORS else None
     return Verdict(False, reason, results_for(numbers, RecipientStatus.FAILED, str(code), description), stop)
 
 
@@ -167,7 +167,7 @@ def _judge_messages(numbers: Sequence[str], messages: list[Any]) -> Verdict:
     wanted = set(numbers)
     by_number: dict[str, RecipientResult] = {}
     unparsed: list[str] = []
-    stop: JobStop | None = None
+    stop: Stop | None = None
     for entry in messages:
         result = _message_result(entry)
         if result is None or result.to not in wanted or result.to in by_number:
@@ -176,7 +176,7 @@ def _judge_messages(numbers: Sequence[str], messages: list[Any]) -> Verdict:
             continue
         by_number[result.to] = result
         if stop is None and result.error_code and int(result.error_code) in ACCOUNT_ERRORS:
-            stop = JobStop(result.error_code, result.error or "")
+            stop = Stop.failed(result.error_code, result.error or "")
     missing = "missing from Clickatell's answer; it may have been accepted, so it is not resent"
     results = tuple(
         by_number.get(to) or RecipientResult(to, RecipientStatus.UNKNOWN, error=missing) for to in numbers
@@ -200,26 +200,66 @@ def _message_result(entry: Any) -> RecipientResult | None:
     return None  # accepted without an id, or refused without a readable error: we cannot say
 
 
-def report_fields(callback: Any) -> dict[str, str] | None:
-    """A One API status callback -> the legacy report fields the delivery path reads; None when it is
-    not one (no `messageId` or no `to`: a legacy report, or nothing we can read).
+# A status callback carries at most this many updates: Clickatell sends one today ("for now batch sizes
+# are always 1") and may batch later; more than a send request's 100 numbers is not a callback of ours.
+MAX_STATUS_UPDATES = 100
 
-    Clickatell posts one JSON object per status update: `messageId`, `clientMessageId`, `to`,
-    `statusCode`, `status`, `timestamp` in milliseconds, and more we do not need.
+
+class BadStatusCallback(ValueError):
+    """A One API status callback (`event.messageStatusUpdate`) we cannot read; the text says why."""
+
+
+def report_fields(callback: Any) -> dict[str, str] | None:
+    """A flat status callback -> the legacy report fields the delivery path reads; None when it is not
+    one (no `messageId` or no `to`: a legacy report, or nothing we can read).
+
+    The flat shape is the earlier platform's *REST API: Status callback* (R4 in docs/one-api.md:
+    `messageId`, `clientMessageId`, `to`, `statusCode`, `status`, `timestamp` in milliseconds). The One
+    API itself wraps its updates in `event.messageStatusUpdate` (see `status_updates`).
     """
     if not isinstance(callback, Mapping):
         return None
     message_id, to = callback.get("messageId"), callback.get("to")
     if not isinstance(message_id, str) or not message_id or not isinstance(to, str | int):
         return None
-    code = _code({"code": callback.get("statusCode")})
+    return _update_fields(callback)
+
+
+def status_updates(callback: Mapping[str, Any]) -> list[dict[str, str]] | None:
+    """A One API status callback -> the legacy report fields of each of its updates, in order; None when
+    the document is not one (a flat or legacy JSON report). Raises BadStatusCallback naming the reason.
+
+    The shape (docs/one-api.md, R6): `{"integrationId", "integrationName", "event":
+    {"messageStatusUpdate": [{"channel", "timestamp" (milliseconds), "statusCode", "status", "messageId",
+    "clientMessageId"}, ...]}}`. Clickatell's examples carry no `to`; an update that has one is read
+    with it, one that has none is refused by `reports.parse_report` ("to is missing"), since a
+    recipient is found by its job and number.
+    """
+    event = callback.get("event")
+    if not isinstance(event, Mapping) or "messageStatusUpdate" not in event:
+        return None
+    updates = event["messageStatusUpdate"]
+    if not isinstance(updates, list) or not updates:
+        raise BadStatusCallback("event.messageStatusUpdate is not a list of status updates")
+    if len(updates) > MAX_STATUS_UPDATES:
+        raise BadStatusCallback(
+            f"event.messageStatusUpdate holds {len(updates)} updates, more than {MAX_STATUS_UPDATES}"
+        )
+    return [_update_fields(update) if isinstance(update, Mapping) else {} for update in updates]
+
+
+def _update_fields(update: Mapping[str, Any]) -> dict[str, str]:
+    message_id = update.get("messageId")
+    code = _code({"code": update.get("statusCode")})
     fields = {
-        "apiMsgId": message_id,
-        "cliMsgId": str(callback.get("clientMessageId") or ""),
-        "to": str(to).strip().removeprefix("+"),
+        "apiMsgId": message_id if isinstance(message_id, str) else "",
+        "cliMsgId": str(update.get("clientMessageId") or ""),
         "status": STATUS_TO_LEGACY.get(code, UNKNOWN_STATUS) if code is not None else UNKNOWN_STATUS,
     }
-    timestamp = callback.get("timestamp")
+    to = update.get("to")
+    if isinstance(to, str | int) and not isinstance(to, bool):
+        fields["to"] = str(to).strip().removeprefix("+")
+    timestamp = update.get("timestamp")
     if isinstance(timestamp, int | float) and not isinstance(timestamp, bool) and timestamp > 0:
         fields["timestamp"] = str(int(timestamp) // 1000)  # milliseconds; legacy reports carry seconds
     return fields

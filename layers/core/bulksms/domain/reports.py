@@ -17,7 +17,8 @@ from urllib.parse import parse_qsl
 from bulksms.domain import one_api, xml_callback
 from bulksms.domain.status import DELIVERY_STATUS_TEXT, RecipientStatus, delivery_status
 
-MAX_BODY_BYTES = 16 * 1024  # a report is a few hundred bytes; anything near this is not one
+# A report is a few hundred bytes; a One API status callback holds at most 100 updates of ~200 bytes.
+MAX_BODY_BYTES = 32 * 1024
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _NUMBER = re.compile(r"^\+?([0-9]{1,15})$")  # E.164: at most 15 digits
@@ -56,6 +57,28 @@ class DeliveryReport:
             recorded["error_code"] = self.status_code
             recorded["error"] = DELIVERY_STATUS_TEXT.get(self.status_code, "delivery failed")
         return recorded
+
+
+def request_reports(
+    query: Sequence[tuple[str, str]] | Mapping[str, str], content_type: str | None, body: bytes
+) -> list[dict[str, str]]:
+    """The fields of every report a callback request carries (names lower-cased): each status update of
+    a One API callback (`event.messageStatusUpdate`), or the one report of any other transport."""
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidReport(f"body larger than {MAX_BODY_BYTES} bytes")
+    if body.lstrip().startswith(b"{"):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None  # request_fields says why
+        if isinstance(document, dict):
+            try:
+                updates = one_api.status_updates(document)
+            except one_api.BadStatusCallback as error:
+                raise InvalidReport(str(error)) from error
+            if updates is not None:
+                return [{name.lower(): value for name, value in update.items()} for update in updates]
+    return [request_fields(query, content_type, body)]
 
 
 def request_fields(

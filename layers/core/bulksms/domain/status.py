@@ -52,11 +52,6 @@ def statuses_below(new: RecipientStatus) -> tuple[RecipientStatus, ...]:
     return tuple(status for status in RecipientStatus if can_move(status, new))
 
 
-def final_job_status(stop_outcome: str | None) -> JobStatus:
-    """The one rule for a job's final status once no recipient is queued: its stop's, else completed."""
-    return JobStatus(stop_outcome) if stop_outcome else JobStatus.COMPLETED
-
-
 # Clickatell message status codes (API doc section 4) -> our status. Intermediate codes keep or
 # establish `submitted`; 001 ("message unknown") tells nothing and maps to None.
 DELIVERY_STATUS: dict[str, RecipientStatus | None] = {

@@ -7,21 +7,21 @@ and the counts show it as it happens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-from bulksms.adapters.store import Store, counter
-from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
+from bulksms.domain.job import Job, Stop
+from bulksms.domain.ports import JobStore
+from bulksms.domain.status import JobStatus
 from bulksms.service.errors import NotFound, RequestError
-from bulksms.service.jobs import Stop, request_stop
+from bulksms.service.lifecycle import request_stop
 
 CANCELLED_CODE = "CANCELLED"
 CANCELLED_REASON = "cancelled by request before it was sent"
 
 
 def cancel(
-    store: Store, job_id: str, *, unschedule: Callable[[Mapping[str, Any]], None] = lambda job: None
-) -> tuple[dict[str, Any], bool]:
+    store: JobStore, job_id: str, *, unschedule: Callable[[Job], None] = lambda job: None
+) -> tuple[Job, bool]:
     """Returns the job after recording the stop, and whether numbers are still left to settle.
 
     Idempotent: cancelling a cancelled (or cancelling) job answers the same way. A scheduled job is
@@ -30,25 +30,24 @@ def cancel(
     job = store.get_job(job_id)
     if job is None:
         raise NotFound("job")
-    if job["status"] == JobStatus.CANCELLED.value:
+    if job.status is JobStatus.CANCELLED:
         return job, False
-    if job["status"] in FINAL_JOB_STATUSES:
+    if job.finished:
         raise RequestError(
             None,
-            f"job is already {job['status']}: every recipient has its outcome, nothing is left to cancel",
+            f"job is already {job.status}: every recipient has its outcome, nothing is left to cancel",
             code="job_finished",
             status=409,
         )
-    stop = job.get("stop")
-    if stop and stop["outcome"] != JobStatus.CANCELLED.value:
+    if job.stop and job.stop.outcome is not JobStatus.CANCELLED:
         raise RequestError(
             None,
-            f"job is already stopping after error {stop['code']}: {stop['reason']}",
+            f"job is already stopping after error {job.stop.code}: {job.stop.reason}",
             code="job_stopping",
             status=409,
         )
     request_stop(store, job_id, Stop(JobStatus.CANCELLED, CANCELLED_CODE, CANCELLED_REASON))
-    if job["status"] == JobStatus.SCHEDULED.value:
+    if job.status is JobStatus.SCHEDULED:
         unschedule(job)
     job = store.get_job(job_id) or job
-    return job, int(job[counter(RecipientStatus.QUEUED)]) > 0
+    return job, job.counts.queued > 0

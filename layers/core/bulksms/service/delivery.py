@@ -6,11 +6,12 @@ table's stream, so a report costs one write whatever the number of reports a job
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
-from bulksms.adapters.store import ReportWrite, Store
-from bulksms.domain.reports import DeliveryReport
-from bulksms.domain.status import FINAL_JOB_STATUSES, RecipientStatus
+from bulksms.domain.ports import JobStore, ReportWrite
+from bulksms.domain.reports import DeliveryReport, InvalidReport, parse_report
+from bulksms.domain.status import RecipientStatus
 
 
 class ReportOutcome(StrEnum):
@@ -20,7 +21,7 @@ class ReportOutcome(StrEnum):
     NOT_READY = "not_ready"  # the job is sending but this number's send result is not stored yet
 
 
-def apply_report(store: Store, report: DeliveryReport) -> ReportOutcome:
+def apply_report(store: JobStore, report: DeliveryReport) -> ReportOutcome:
     if report.job_id is None:
         return ReportOutcome.UNKNOWN_MESSAGE  # not sent by this deployment (no climsgid of ours)
     new = report.status
@@ -40,5 +41,21 @@ def apply_report(store: Store, report: DeliveryReport) -> ReportOutcome:
         return ReportOutcome.UNKNOWN_MESSAGE
     # No send result for the number: worth Clickatell's retry while the job is sending, never after.
     job = store.get_job(report.job_id)
-    sending = job is not None and job["status"] not in FINAL_JOB_STATUSES
+    sending = job is not None and not job.finished
     return ReportOutcome.NOT_READY if sending else ReportOutcome.UNKNOWN_MESSAGE
+
+
+def apply_reports(
+    store: JobStore, reports: Sequence[Mapping[str, str]]
+) -> list[tuple[DeliveryReport, ReportOutcome] | InvalidReport]:
+    """Check and apply each report of one callback in turn (each its own conditional write): its
+    report and outcome, or why it was refused. One refused update does not hold back the others."""
+    results: list[tuple[DeliveryReport, ReportOutcome] | InvalidReport] = []
+    for fields in reports:
+        try:
+            report = parse_report(fields)
+        except InvalidReport as error:
+            results.append(error)
+            continue
+        results.append((report, apply_report(store, report)))
+    return results

@@ -20,8 +20,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from bulksms.adapters.queue import Queue
-from bulksms.adapters.store import counts_of
 from bulksms.adapters.webhooks import DeliveryFailed, checked, post
+from bulksms.domain.job import Job
+from bulksms.domain.retry import RetryPolicy
 from bulksms.domain.webhook_urls import UnsafeUrl
 from bulksms.service.queries import job_view
 
@@ -29,8 +30,9 @@ logger = Logger(child=True)
 
 SIGNATURE_HEADER = "X-Bulksms-Signature"
 TIMESTAMP_HEADER = "X-Bulksms-Timestamp"
-_FIRST_RETRY_S = 2
-_RETRY_CAP_S = 900
+# Between receives of the webhook queue (each receive is one attempt; the queue's redrive counts them).
+# The ceilings of the one policy, without jitter: a receive is already scheduled by SQS, not a loop.
+_DELIVERY_RETRY = RetryPolicy(attempts=1, base_s=2, cap_s=900, growth=4)
 
 
 def signature(key: str, timestamp: str, body: bytes) -> str:
@@ -41,22 +43,23 @@ def signature(key: str, timestamp: str, body: bytes) -> str:
 
 def retry_delay_s(attempt: int) -> int:
     """Seconds before attempt `attempt + 1`: 2, 8, 32, 128, 512, then every 15 minutes."""
-    return int(min(_RETRY_CAP_S, _FIRST_RETRY_S * 4 ** min(attempt - 1, 8)))
+    return int(_DELIVERY_RETRY.ceiling_s(attempt))
 
 
 class StatusNotifier:
-    """The `on_finished` hook: it receives the finished job item."""
+    """The `on_finished` hook: it receives the finished job."""
 
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
 
-    def __call__(self, job: Mapping[str, Any]) -> None:
+    def __call__(self, job: Job) -> None:
         logger.info(
-            "job finished", extra={"job_id": job["job_id"], "status": job["status"], "counts": counts_of(job)}
+            "job finished",
+            extra={"job_id": job.job_id, "status": job.status.value, "counts": job.counts.as_dict()},
         )
-        if url := job.get("status_callback_url"):
+        if url := job.status_callback_url:
             body = json.dumps(job_view(job), separators=(",", ":"))
-            self._queue.send([{"job_id": job["job_id"], "url": url, "body": body}])
+            self._queue.send([{"job_id": job.job_id, "url": url, "body": body}])
 
 
 class StatusCallbackDeliverer:

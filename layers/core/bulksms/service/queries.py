@@ -3,33 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
-from bulksms.adapters.store import counts_of
+from bulksms.domain.job import Job
 
 _RECIPIENT_FIELDS = ("api_message_id", "error_code", "error", "delivery_status", "charge", "updated_at")
 
 
-def job_view(job: Mapping[str, Any]) -> dict[str, Any]:
+def job_view(job: Job) -> dict[str, Any]:
     view: dict[str, Any] = {
-        "job_id": job["job_id"],
-        "status": job["status"],
-        "created_at": job["created_at"],
-        "updated_at": job.get("updated_at"),
-        "finished_at": job.get("finished_at"),
-        "client_reference": job.get("client_reference"),
-        "encoding": job["message"]["encoding"],
-        "parts_per_message": int(job["message"]["parts"]),
-        "counts": counts_of(job),
-        "charge_total": format(Decimal(job.get("charge_total", 0)).normalize(), "f"),
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "finished_at": job.finished_at,
+        "client_reference": job.client_reference,
+        "encoding": job.message.encoding.value,
+        "parts_per_message": job.message.parts,
+        "counts": job.counts.as_dict(),
+        "charge_total": format(job.charge_total.normalize(), "f"),
         # Numbers left out because they are on the suppression list: not recipients, not in `counts`.
-        "suppressed": int(job.get("suppressed", 0)),
+        "suppressed": job.suppressed,
     }
-    if send_at := job.get("send_at"):
-        view["send_at"] = send_at
-    if stop := job.get("stop"):
-        view["stop"] = {"outcome": stop["outcome"], "code": stop["code"], "reason": stop["reason"]}
+    if job.send_at:
+        view["send_at"] = job.send_at
+    if stop := job.stop:
+        view["stop"] = {"outcome": stop.outcome.value, "code": stop.code, "reason": stop.reason}
     return view
 
 

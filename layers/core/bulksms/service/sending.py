@@ -8,26 +8,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from bulksms.adapters.rate import NoCap, SendRate
-from bulksms.adapters.store import ChunkState, Store, chunk_numbers
-from bulksms.domain.message import Message
+from bulksms.domain.job import Chunk, ChunkState, Job
+from bulksms.domain.ports import JobStore
 from bulksms.domain.provider import Provider
-from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
-from bulksms.service.jobs import (
-    Stop,
-    finish_stopped,
-    lease_expired,
-    request_stop,
-    settle_abandoned,
-    settle_unsent,
-)
+from bulksms.domain.status import JobStatus, RecipientStatus
+from bulksms.service.lifecycle import finish_stopped, request_stop, settle_abandoned, settle_stopped
 
 logger = Logger(child=True)
 
@@ -57,7 +49,7 @@ _NOTHING = ChunkReport(Counter())
 class Sender:
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         client: Provider,
         executor: Executor,
         *,
@@ -82,21 +74,21 @@ class Sender:
         if job is None:
             logger.warning("message for an unknown job dropped", extra={"job_id": job_id})
             return Counter()
-        if job["status"] in FINAL_JOB_STATUSES:
+        if job.finished:
             return Counter()
         chunks = self._store.load_chunks(job_id, chunk_indexes)
         if missing := sorted(set(chunk_indexes) - set(chunks)):
             logger.error("chunks missing from the store", extra={"job_id": job_id, "chunks": missing})
-        if job.get("stop"):
-            self._settle_stopped(job, Stop.from_item(job["stop"]), chunks.values())
+        if job.stop:
+            # This message's chunks are settled with the stop's outcome, none is sent.
+            settle_stopped(self._store, chunks.values(), job.stop)
             return Counter()
-        if job["status"] == JobStatus.SCHEDULED.value:
+        if job.status is JobStatus.SCHEDULED:
             return Counter()  # not started: its schedule queues its chunks when its time comes
-        if job["status"] == JobStatus.QUEUED.value:
+        if job.status is JobStatus.QUEUED:
             self._store.mark_sending(job_id)
-        message = Message.from_item(job["message"])
         futures = [
-            self._executor.submit(self._send_chunk, job, message, chunk, remaining_ms)
+            self._executor.submit(self._send_chunk, job, chunk, remaining_ms)
             for _, chunk in sorted(chunks.items())
         ]
         reports: list[ChunkReport] = []
@@ -116,51 +108,34 @@ class Sender:
             raise RetryLater(f"job {job_id}: chunks left pending", after_s=after_s or None)
         return sum((report.counts for report in reports), Counter())
 
-    def _settle_stopped(
-        self, job: Mapping[str, Any], stop: Stop, chunks: Iterable[Mapping[str, Any]]
-    ) -> None:
-        """The job stopped: this message's chunks are settled with the stop's outcome, none is sent."""
-        for chunk in chunks:
-            if lease_expired(chunk):
-                settle_abandoned(self._store, job, chunk)
-            elif chunk["state"] == ChunkState.PENDING.value:
-                settle_unsent(self._store, job["job_id"], chunk, stop)
-
-    def _send_chunk(
-        self,
-        job: Mapping[str, Any],
-        message: Message,
-        chunk: Mapping[str, Any],
-        remaining_ms: Callable[[], int],
-    ) -> ChunkReport:
-        job_id, index = job["job_id"], int(chunk["chunk"])
-        if chunk["state"] == ChunkState.CLAIMED.value:
-            if lease_expired(chunk):
-                settle_abandoned(self._store, job, chunk)
+    def _send_chunk(self, job: Job, chunk: Chunk, remaining_ms: Callable[[], int]) -> ChunkReport:
+        job_id, index, numbers = job.job_id, chunk.index, chunk.numbers
+        if chunk.state is ChunkState.CLAIMED:
+            if chunk.lease_expired(time.time()):
+                settle_abandoned(self._store, chunk)
             return _NOTHING  # otherwise its claimer is still at work
-        if chunk["state"] != ChunkState.PENDING.value:
+        if chunk.state is not ChunkState.PENDING:
             return _NOTHING
         if remaining_ms() < self._min_time_ms:
             return ChunkReport(Counter(), deferred=True)
-        slot = self._rate.acquire(int(chunk["count"]))
+        slot = self._rate.acquire(len(numbers))
         if slot.retry_after_s:
             return ChunkReport(Counter(), deferred=True, retry_after_s=slot.retry_after_s)
         attempt = uuid.uuid4().hex
         if not self._store.claim_chunk(job_id, index, attempt, int(time.time()) + self._lease_seconds):
             return _NOTHING  # claimed by another delivery of this message, or settled by a stop
-        numbers = chunk_numbers(chunk)
         if stop := self._store.job_stop(job_id):
             # Stopped between our read of the job and our claim: we hold the claim, nothing went out.
-            return ChunkReport(finish_stopped(self._store, job_id, index, numbers, Stop.from_item(stop)))
+            return ChunkReport(finish_stopped(self._store, job_id, index, numbers, stop))
         self._rate.wait(slot)  # booked before the claim; its start is kept just before the POST
         started = time.perf_counter()
         # Our job id is the client message id: delivery callbacks carry it, with the number, back to the row.
-        verdict = self._client.send(message, numbers, client_message_id=job_id)
+        verdict = self._client.send(job.message, numbers, client_message_id=job_id)
         if verdict.stop:
             # At once, not when the whole message is done: every chunk claimed after this sees the
             # stop and is not sent; the job's other pending chunks are settled as their messages
             # arrive, or by the sweeper.
-            request_stop(self._store, job_id, Stop(JobStatus.FAILED, verdict.stop.code, verdict.stop.reason))
+            request_stop(self._store, job_id, verdict.stop)
         self._store.put_results(job_id, index, verdict.results)
         self._store.mark_done(job_id, index)
         if opted_out := [r for r in verdict.results if r.error_code == self._client.opted_out_error]:

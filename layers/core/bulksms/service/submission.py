@@ -11,13 +11,15 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from bulksms.adapters.queue import SendQueue
-from bulksms.adapters.store import Store, now_iso
+from bulksms.adapters.store import now_iso
 from bulksms.adapters.webhooks import checked
 from bulksms.domain import rejections
 from bulksms.domain.chunks import group_indexes, split
 from bulksms.domain.encoding import TextError, encode_text
+from bulksms.domain.job import Counts, Job, Stop
 from bulksms.domain.message import LEGACY_HTTP_RULES, Message, ProviderRules, sender_problem
 from bulksms.domain.numbers import parse_recipients
+from bulksms.domain.ports import JobStore
 from bulksms.domain.schedule import ScheduleError, iso, parse_send_at
 from bulksms.domain.status import JobStatus
 from bulksms.domain.webhook_urls import UnsafeUrl
@@ -170,7 +172,7 @@ def dry_run(request: SendRequest, limits: Limits, suppressions: SuppressionList)
 
 def submit(
     request: SendRequest,
-    store: Store,
+    store: JobStore,
     queue: SendQueue,
     limits: Limits,
     scheduler: StartScheduler,
@@ -189,26 +191,24 @@ def submit(
     job_id = job_id or uuid.uuid4().hex
     chunks = split(accepted, limits.chunk_size)
     created_at = now_iso()
-    job = {
-        "job_id": job_id,
-        "created_at": created_at,
-        "updated_at": created_at,
-        "message": message.to_item(),
-        "duplicates_removed": recipients.duplicates_removed,
-        "normalised": recipients.normalised,
-        "rejected_count": len(recipients.rejected),
-        "suppressed": suppressed,
-    }
-    if request.client_reference:
-        job["client_reference"] = request.client_reference
-    if request.status_callback_url:
-        job["status_callback_url"] = request.status_callback_url
-    status = JobStatus.QUEUED
-    if send_at:
-        status = JobStatus.SCHEDULED
-        job["send_at"] = iso(send_at)
+    job = Job(
+        job_id=job_id,
+        status=JobStatus.SCHEDULED if send_at else JobStatus.QUEUED,
+        created_at=created_at,
+        updated_at=created_at,
+        message=message,
+        counts=Counts.all_queued(len(accepted)),
+        chunk_count=len(chunks),
+        send_at=iso(send_at) if send_at else None,
+        client_reference=request.client_reference or None,
+        status_callback_url=request.status_callback_url or None,
+        rejected_count=len(recipients.rejected),
+        duplicates_removed=recipients.duplicates_removed,
+        normalised=recipients.normalised,
+        suppressed=suppressed,
+    )
     store.put_rejected(job_id, rejections.entries(recipients.rejected))
-    store.create_job(job, chunks, status=status)
+    store.create_job(job, chunks)
     try:
         if send_at:
             # Chunks are queued when the schedule starts the job (service.scheduling), not now.
@@ -217,7 +217,7 @@ def submit(
             queue.enqueue(job_id, group_indexes(len(chunks), limits.chunks_per_message))
     except Exception:
         logger.exception("job could not be queued; stopping it", extra={"job_id": job_id})
-        store.request_stop(job_id, JobStatus.FAILED, SCHEDULE_FAILED if send_at else QUEUE_FAILED, NOT_QUEUED)
+        store.request_stop(job_id, Stop.failed(SCHEDULE_FAILED if send_at else QUEUE_FAILED, NOT_QUEUED))
         return job_id
     logger.info(
         "job accepted",
@@ -229,22 +229,21 @@ def submit(
             "chunks": len(chunks),
             "encoding": message.encoding.value,
             "parts": message.parts,
-            "send_at": job.get("send_at"),
+            "send_at": job.send_at,
         },
     )
     return job_id
 
 
-def accepted_answer(store: Store, job_id: str) -> dict[str, Any]:
+def accepted_answer(store: JobStore, job_id: str) -> dict[str, Any]:
     """The 202 answer, rebuilt from the stored job: the same for the first request and its replays,
     and bounded whatever the request held (`rejected` is a sample; the full list is a listing)."""
     job = store.get_job(job_id)
     if job is None:  # only if the job expired (retention) while its idempotency record lived on
         raise NotFound("job")
-    stop = job.get("stop")
-    if stop and stop["code"] in (QUEUE_FAILED, SCHEDULE_FAILED):
+    if job.stop and job.stop.code in (QUEUE_FAILED, SCHEDULE_FAILED):
         raise Unavailable(f"job {job_id}: {NOT_QUEUED}. Send the request again with a new Idempotency-Key")
-    rejected_count = int(job["rejected_count"])
+    rejected_count = job.rejected_count
     listed = store.rejected_page(job_id, rejected_count, limit=rejections.SAMPLE_COUNT, token=None).items
     links = {
         "self": f"/v1/messages/{job_id}",
@@ -254,16 +253,16 @@ def accepted_answer(store: Store, job_id: str) -> dict[str, Any]:
     return {
         "job_id": job_id,
         # What the job was accepted as, whatever it has become since (the same answer for a replay).
-        "status": (JobStatus.SCHEDULED if job.get("send_at") else JobStatus.QUEUED).value,
-        "accepted": int(job["total"]),
-        "duplicates_removed": int(job["duplicates_removed"]),
-        "suppressed": int(job.get("suppressed", 0)),
-        "normalised": int(job.get("normalised", 0)),
+        "status": (JobStatus.SCHEDULED if job.send_at else JobStatus.QUEUED).value,
+        "accepted": job.counts.total,
+        "duplicates_removed": job.duplicates_removed,
+        "suppressed": job.suppressed,
+        "normalised": job.normalised,
         "rejected": rejections.sample(listed),
         "rejected_count": rejected_count,
-        "encoding": job["message"]["encoding"],
-        "parts_per_message": int(job["message"]["parts"]),
-        "client_reference": job.get("client_reference"),
-        "send_at": job.get("send_at"),
+        "encoding": job.message.encoding.value,
+        "parts_per_message": job.message.parts,
+        "client_reference": job.client_reference,
+        "send_at": job.send_at,
         "links": links,
     }

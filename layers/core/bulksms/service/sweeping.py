@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from bulksms.adapters.queue import SendQueue
-from bulksms.adapters.store import Store
-from bulksms.service.jobs import (
-    Stop,
+from bulksms.domain.ports import JobStore
+from bulksms.service.lifecycle import (
+    OnFinished,
     age_seconds,
-    lease_expired,
+    finish_stored_if_done,
     requeue_pending,
     settle_abandoned,
     settle_pending,
@@ -25,13 +23,13 @@ logger = Logger(child=True)
 
 
 def sweep(
-    store: Store,
+    store: JobStore,
     queue: SendQueue,
     executor: Executor,
     *,
     requeue_after_s: int,
     chunks_per_message: int,
-    on_finished: Callable[[Mapping[str, Any]], None] = lambda job: None,
+    on_finished: OnFinished = lambda job: None,
 ) -> Counter[str]:
     """One pass over the active jobs:
     - a claim whose lease expired is settled (stop claims as stopped, send claims as `unknown`);
@@ -48,17 +46,16 @@ def sweep(
             continue
         chunks = list(store.job_chunks(job_id))
         for chunk in chunks:
-            if lease_expired(chunk, now):
-                settle_abandoned(store, job, chunk)
+            if chunk.lease_expired(now):
+                settle_abandoned(store, chunk)
                 tally["abandoned_claims"] += 1
-        if job.get("stop"):
-            tally["stopped_chunks"] += settle_pending(store, executor, job_id, Stop.from_item(job["stop"]))
-        elif age_seconds(job.get("updated_at") or job["created_at"], now) > requeue_after_s and (
+        if job.stop:
+            tally["stopped_chunks"] += settle_pending(store, executor, job_id, job.stop)
+        elif age_seconds(job.updated_at or job.created_at, now) > requeue_after_s and (
             requeued := requeue_pending(queue, job_id, chunks, chunks_per_message)
         ):
             tally["requeued_chunks"] += requeued
             logger.warning("stalled job requeued", extra={"job_id": job_id, "chunks": requeued})
-        if finished := store.finish_if_done(job_id):
-            on_finished(finished)
+        if finish_stored_if_done(store, job_id, on_finished):
             tally["finished_jobs"] += 1
     return tally

@@ -1,0 +1,130 @@
+"""The services against the in-memory job store: no AWS, no moto, no HTTP. Clickatell's answers are
+judged by the same domain code as the real client's (`judge_answer`), from bodies it would send."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+import pytest
+from bulksms.adapters.queue import SendQueue
+from bulksms.domain.attempts import Verdict, judge_answer
+from bulksms.domain.job import Job
+from bulksms.domain.message import Message
+from bulksms.domain.optout import OPTED_OUT_ERROR
+from bulksms.domain.status import JobStatus, RecipientStatus
+from bulksms.service.counting import apply_changes
+from bulksms.service.sending import Sender
+
+from tests.memory_store import MemoryJobStore, new_job
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class InlineExecutor(Executor):
+    """Runs each task at once, in the caller's thread: the same order every run."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:
+            future.set_exception(error)
+        return future
+
+
+def message_id(number: str) -> str:
+    return hashlib.md5(number.encode(), usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class FakeClickatell:
+    """A Provider answering every POST with `answer(numbers)`: by default one ID line per number."""
+
+    answer: Callable[[Sequence[str]], str] = lambda numbers: "".join(
+        f"ID: {message_id(n)} To: {n}\n" for n in numbers
+    )
+    max_numbers_per_request: int = 600
+    opted_out_error: str = OPTED_OUT_ERROR
+    posts: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+
+    def refusal(self, message: Message) -> tuple[str, str] | None:
+        return None
+
+    def send(self, message: Message, numbers: Sequence[str], client_message_id: str) -> Verdict:
+        self.posts.append((client_message_id, tuple(numbers)))
+        return judge_answer(numbers, 200, self.answer(numbers))
+
+
+class RecordedQueue(SendQueue):
+    """The send queue's own message building, with what it would send kept here."""
+
+    def __init__(self) -> None:
+        super().__init__("https://sqs.invalid/send")
+        self.sent: list[dict[str, Any]] = []
+        self.starts: list[tuple[str, float]] = []
+
+    def send(self, bodies: Sequence[Mapping[str, Any]], *, delay_s: float = 0) -> None:
+        self.sent.extend(dict(body) for body in bodies)
+
+    def enqueue_start(self, job_id: str, *, delay_s: float = 0) -> None:
+        self.starts.append((job_id, delay_s))
+
+
+@dataclass
+class Finished:
+    """The `on_finished` hook: the jobs it was told about, in order."""
+
+    jobs: list[Job] = field(default_factory=list)
+
+    def __call__(self, job: Job) -> None:
+        self.jobs.append(job)
+
+
+def numbers(count: int, start: int = 27_821_000_000) -> list[str]:
+    return [str(start + i) for i in range(count)]
+
+
+def create_job(
+    store: MemoryJobStore,
+    chunks: Sequence[Sequence[str]],
+    status: JobStatus = JobStatus.QUEUED,
+    **fields: Any,
+) -> Job:
+    job = new_job(chunks, status, **fields)
+    store.create_job(job, chunks)
+    return job
+
+
+def count(store: MemoryJobStore, on_finished: Finished) -> Counter[str]:
+    """What the counts function does with the stream's next batch."""
+    return apply_changes(store, store.take_changes(), on_finished)
+
+
+def statuses(store: MemoryJobStore, job_id: str) -> Counter[RecipientStatus]:
+    return Counter(RecipientStatus(item["status"]) for item in store.recipients(job_id).values())
+
+
+@pytest.fixture
+def store() -> MemoryJobStore:
+    return MemoryJobStore()
+
+
+@pytest.fixture
+def clickatell() -> FakeClickatell:
+    return FakeClickatell()
+
+
+@pytest.fixture
+def finished() -> Finished:
+    return Finished()
+
+
+@pytest.fixture
+def sender(store: MemoryJobStore, clickatell: FakeClickatell) -> Iterator[Sender]:
+    yield Sender(store, clickatell, InlineExecutor(), lease_seconds=60, min_time_to_start_ms=1_000)
