@@ -186,6 +186,7 @@ class Store:
         self._retention_s = retention_days * 86_400
         self._resource = resource
         self._table: Any = None
+        self._typed_client: Any = None
 
     @property
     def table(self) -> Any:
@@ -665,13 +666,22 @@ class Store:
             return Written(False, error.response.get("Item") or {})
         return Written(True, answer.get("Attributes") or {})
 
+    @property
+    def typed_client(self) -> Any:
+        """A low-level client for the same DynamoDB as `table`: it sends typed items as they are."""
+        if self._resource is None:
+            return aws.dynamodb_client()
+        if self._typed_client is None:
+            self._typed_client = aws.low_level_twin(self._resource)
+        return self._typed_client
+
     def batch_write(self, items: Iterable[dict[str, Any]], *, typed: bool = False) -> None:
         """BatchWriteItem in 25s, retrying unprocessed items with backoff until all are stored.
 
         `typed` items are already DynamoDB attribute values ({"S": ...}) and go through the low-level
         client; plain ones through the resource's, which serialises them.
         """
-        client = aws.dynamodb_client() if typed else self.client
+        client = self.typed_client if typed else self.client
         batch: list[dict[str, Any]] = []
         for item in items:
             batch.append({"PutRequest": {"Item": item}})
