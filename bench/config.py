@@ -51,7 +51,7 @@ class BenchConfig:
     smoke: bool
     threads: int  # sender threads, both sides of every send-path pair
     chunk_size: int  # numbers per sendmsg POST
-    send_recipients: int  # phase 1: ours vs bare urllib3
+    send_recipients: int  # phase 1: ours (with its writes) vs the baseline
     send_rounds: int  # alternating rounds per side; the median counts
     conn_recipients: int  # phase 2: pooled vs a new connection per POST
     store_items: int  # phase 1b: Store.put_results against moto

@@ -1,27 +1,38 @@
-"""Phases 1 and 2: the sender's send path against a bare urllib3 loop, and pooled keep-alive against a
-new connection per POST. Both sides of a pair use the same simulator process (reset before each
-side), the same numbers, the same chunking, the same PoolManager settings and the same threads.
+"""Phases 1 and 2: the sender's send path, storing every result, against a baseline that does the same
+POSTs and stores the same results the cheapest way boto3 can; and pooled keep-alive against a new
+connection per POST. Both sides of a pair use the same simulator process (reset before each side), the
+same numbers, the same chunking, the same PoolManager settings and the same threads.
 
-ours  = what SenderFunction does for each chunk, minus the DynamoDB calls: read the chunk's numbers,
-        `Provider.send` over the product's PoolManager (request building, POST, every answer line or
-        message object parsed into a per-number result), `Store.put_results` building every recipient
-        item and its PutRequest as for BatchWriteItem (only the call itself is left out), and the
-        chunk's counts.
-bare  = the same POSTs from a PoolManager built by the product's own factory, with bodies encoded
-        before the clock starts: POST, read the body, nothing else.
+ours      = what SenderFunction does for each chunk with its numbers and their results: read the
+            chunk's numbers, `Provider.send` over the product's PoolManager (request building, POST,
+            every answer line or message object parsed into a per-number result), the product's own
+            `Store.put_results` (every recipient item built and sent through botocore as
+            BatchWriteItem calls), and the chunk's counts.
+baseline  = the same POSTs from a PoolManager built by the product's own factory, with bodies encoded
+            before the clock starts (POST, read the body), then the same recipient items, built before
+            the clock, written with a low-level boto3 client (the product's client config) in
+            BatchWriteItem calls of 25.
+
+DynamoDB is answered at botocore's HTTP layer on both sides: a `before-send` handler returns a
+success (`{"UnprocessedItems": {}}`) instead of sending, so parameter validation, serialisation and
+signing count and no DynamoDB, moto or network time does. The per-chunk bookkeeping calls (claim,
+stop check, mark done) are left out of both: they cost the same per chunk whatever the results do.
 
 The send path is measured for each provider (`http`: sendmsg in chunks of ChunkSize; `one`: the One
-API, in chunks of at most 100), each against its own bare loop.
+API, in chunks of at most 100), each against its own baseline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import os
 import statistics
+import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,18 +142,12 @@ def _product(sim_url: str) -> dict[str, Any]:
     """The product pieces the send path uses, imported only once the environment is set."""
     from bulksms.adapters.clickatell import ClickatellClient, http_pool
     from bulksms.adapters.one_api import OneApiClient
-    from bulksms.adapters.store import Store, chunk_numbers
+    from bulksms.adapters.store import Store, chunk_numbers, recipient_key
     from bulksms.domain import one_api
     from bulksms.domain.chunks import split
     from bulksms.domain.encoding import Encoding
     from bulksms.domain.message import Credentials, Message, build_sendmsg_form
     from bulksms.domain.status import RecipientStatus
-
-    class RecordsOnlyStore(Store):
-        """Store.put_results and batch_write exactly as shipped; only the BatchWriteItem call is left out."""
-
-        def _write_batch(self, requests: list[dict[str, Any]]) -> None:
-            return None
 
     credentials = Credentials(user=SIM_USER, password=SIM_PASSWORD, api_id=SIM_API_ID)
     return {
@@ -150,7 +155,8 @@ def _product(sim_url: str) -> dict[str, Any]:
         "OneApiClient": OneApiClient,
         "one_api": one_api,
         "http_pool": http_pool,
-        "store": RecordsOnlyStore("bench-no-writes", retention_days=90),
+        "store": Store(ANSWERED_TABLE, retention_days=90),
+        "recipient_key": recipient_key,
         "chunk_numbers": chunk_numbers,
         "split": split,
         "message": Message(encoding=Encoding.GSM7, payload=MESSAGE_TEXT, parts=1),
@@ -204,12 +210,90 @@ def _wire(p: dict[str, Any], provider: str, sim_url: str, cfg: BenchConfig, job_
     )
 
 
-def send_vs_bare(sim_url: str, cfg: BenchConfig, progress: Progress) -> dict[str, Any]:
-    """The send path against its bare loop, for each provider."""
-    return {provider: _send_vs_bare(sim_url, cfg, progress, provider) for provider in PROVIDERS}
+ANSWERED_TABLE = "bench-answered"  # never reached: botocore's HTTP layer answers for DynamoDB
+_SUCCESS = b'{"UnprocessedItems":{}}'
+_BATCH = 25  # items per BatchWriteItem, as the store sends them
+# What botocore needs to build and sign a request; the endpoint is a closed port, so a request that
+# the handler failed to answer could never reach AWS.
+_PLACEHOLDER_AWS = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9",
+}
 
 
-def _send_vs_bare(sim_url: str, cfg: BenchConfig, progress: Progress, provider: str) -> dict[str, Any]:
+class _Raw:
+    """The body of a canned answer, as botocore reads an urllib3 response's."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+class AnsweredWrites:
+    """Answers a client's BatchWriteItem calls at botocore's `before-send`, counting them."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls = 0
+        self._lock = threading.Lock()
+        client.meta.events.register("before-send.dynamodb.BatchWriteItem", self._answer)
+
+    def _answer(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        with self._lock:  # one per 25 items: nothing against the work it answers
+            self.calls += 1
+        return AWSResponse(request.url, 200, {}, _Raw(_SUCCESS))
+
+    def close(self) -> None:
+        self.client.meta.events.unregister("before-send.dynamodb.BatchWriteItem", self._answer)
+
+
+@contextlib.contextmanager
+def _answered_dynamodb() -> Iterator[tuple[AnsweredWrites, AnsweredWrites]]:
+    """The product's low-level DynamoDB client and the baseline's own, both answered at HTTP; the
+    product's cached client is dropped afterwards, so later phases build theirs against moto."""
+    import boto3
+    from bulksms.adapters import aws
+
+    saved = {name: os.environ.get(name) for name in _PLACEHOLDER_AWS}
+    os.environ.update(_PLACEHOLDER_AWS)
+    aws.dynamodb_client.cache_clear()
+    ours = AnsweredWrites(aws.dynamodb_client())
+    baseline = AnsweredWrites(boto3.client("dynamodb", config=aws._CONFIG))
+    try:
+        yield ours, baseline
+    finally:
+        ours.close()
+        baseline.close()
+        aws.dynamodb_client.cache_clear()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def send_with_writes_vs_baseline(sim_url: str, cfg: BenchConfig, progress: Progress) -> dict[str, Any]:
+    """The send path with its writes against the baseline, for each provider."""
+    with _answered_dynamodb() as clients:
+        return {
+            provider: _send_vs_baseline(sim_url, cfg, progress, provider, *clients) for provider in PROVIDERS
+        }
+
+
+def _send_vs_baseline(
+    sim_url: str,
+    cfg: BenchConfig,
+    progress: Progress,
+    provider: str,
+    ours_writes: AnsweredWrites,
+    baseline_writes: AnsweredWrites,
+) -> dict[str, Any]:
     p = _product(sim_url)
     sim = SimControl(sim_url)
     job_id = uuid.uuid4().hex
@@ -228,24 +312,29 @@ def _send_vs_bare(sim_url: str, cfg: BenchConfig, progress: Progress, provider: 
 
     bare_pool = p["http_pool"].__wrapped__()  # a second PoolManager from the product's own factory
     url, headers = wire.url, wire.headers
+    write = baseline_writes.client.batch_write_item
 
-    def bare(body: str | bytes) -> int:
+    def baseline(work: tuple[str | bytes, list[dict[str, Any]]]) -> int:
+        body, requests = work
         answer = bare_pool.request("POST", url, body=body, headers=headers, retries=False)
         answer.data  # noqa: B018 - reading the body is the work
+        for request in requests:
+            write(RequestItems=request)
         return 0
 
-    def bodies(chunks: list[dict[str, Any]]) -> list[str | bytes]:
-        return [wire.body(chunk_numbers(c)) for c in chunks]
+    def prepared(chunks: list[dict[str, Any]]) -> list[tuple[str | bytes, list[dict[str, Any]]]]:
+        return [(wire.body(chunk_numbers(c)), _result_requests(p, job_id, c)) for c in chunks]
 
     warm = _chunk_items(p, chunk_size * cfg.threads * 2, chunk_size)
-    for work, items in ((ours, warm), (bare, bodies(warm))):
+    for work, items in ((ours, warm), (baseline, prepared(warm))):
         _run_side(work, items, cfg.threads, sim)
 
     chunks = _chunk_items(p, cfg.send_recipients, chunk_size)
     ours_side = Side("ours", cfg.send_recipients)
-    bare_side = Side("bare", cfg.send_recipients)
+    baseline_side = Side("baseline", cfg.send_recipients)
+    calls_before = ours_writes.calls, baseline_writes.calls
     _alternate(
-        [(ours_side, ours, chunks), (bare_side, bare, bodies(chunks))],
+        [(ours_side, ours, chunks), (baseline_side, baseline, prepared(chunks))],
         cfg.send_rounds,
         cfg.threads,
         sim,
@@ -256,21 +345,52 @@ def _send_vs_bare(sim_url: str, cfg: BenchConfig, progress: Progress, provider: 
         raise RuntimeError(
             f"send/{provider}/ours: {ours_side.checked} of {cfg.send_recipients} results were submitted"
         )
+    # Every result was written, in as many BatchWriteItem calls as the baseline made.
+    calls = [
+        (ours_writes.calls - calls_before[0]) // cfg.send_rounds,
+        (baseline_writes.calls - calls_before[1]) // cfg.send_rounds,
+    ]
+    expected = sum(-(-int(c["count"]) // _BATCH) for c in chunks)
+    if calls != [expected, expected]:
+        raise RuntimeError(f"send/{provider}: BatchWriteItem calls per round {calls}, expected {expected}")
     return {
         "provider": provider,
         "threads": cfg.threads,
         "chunk_size": chunk_size,
         "posts": len(chunks),
+        "batch_write_calls_per_round": expected,
         "rounds": cfg.send_rounds,
         "ours": ours_side.as_dict(),
-        "bare": bare_side.as_dict(),
-        "ratio": round(ours_side.rate / bare_side.rate, 4),
-        "paired_ratio_median": _paired(ours_side, bare_side),
+        "baseline": baseline_side.as_dict(),
+        "ratio": round(ours_side.rate / baseline_side.rate, 4),
+        "paired_ratio_median": _paired(ours_side, baseline_side),
     }
 
 
+def _result_requests(p: dict[str, Any], job_id: str, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    """The baseline's BatchWriteItem requests for a chunk: the recipient items the product writes for
+    numbers the simulator accepts (32-character message ids like the simulator's), typed and batched."""
+    index, numbers_ = str(chunk["chunk"]), p["chunk_numbers"](chunk)
+    updated_at, expires = {"S": "2026-11-25T00:00:00.000Z"}, {"N": str(int(time.time()) + 90 * 86_400)}
+    items = []
+    for serial, to in enumerate(numbers_):
+        key = p["recipient_key"](job_id, to)
+        item = {
+            "pk": {"S": key["pk"]},
+            "sk": {"S": key["sk"]},
+            "to": {"S": to},
+            "status": {"S": "submitted"},
+            "chunk": {"N": index},
+            "updated_at": updated_at,
+            "expires_at": expires,
+            "api_message_id": {"S": f"{int(index) * 100_000 + serial:032x}"},
+        }
+        items.append({"PutRequest": {"Item": item}})
+    return [{ANSWERED_TABLE: items[start : start + _BATCH]} for start in range(0, len(items), _BATCH)]
+
+
 def pooled_vs_new_connection(sim_url: str, cfg: BenchConfig, progress: Progress) -> dict[str, Any]:
-    """ClickatellClient.send (the product path, no store records) over the product's pooled PoolManager,
+    """ClickatellClient.send (the product path, no store writes) over the product's pooled PoolManager,
     against the same client given a fresh PoolManager from the same factory for every POST and closed
     after it: one new TCP connection per POST."""
     p = _product(sim_url)

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from bulksms import idempotent, runtime
+from bulksms import runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
 from bulksms.domain.job import Job
 from bulksms.domain.status import JobStatus, RecipientStatus
@@ -56,6 +56,10 @@ def send(
     request: Annotated[SendRequest, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
 ) -> Response[SendAccepted | DryRunResult]:
+    # Imported here: only this route needs idempotency (powertools' utility and the submission rules).
+    from bulksms import idempotent
+
+    idempotent.register_context(app.lambda_context)
     answer = idempotent.submit_idempotently(
         request, idempotency_key or app.current_event.headers.get("idempotency-key")
     )
@@ -163,5 +167,4 @@ def list_inbound(limit: Limit = 100, next_token: NextToken = None) -> InboundPag
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if unreadable := reject_unusable_body(event, settings().max_body_bytes):
         return unreadable
-    idempotent.register_context(context)
     return app.resolve(event, context)

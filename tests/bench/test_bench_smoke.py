@@ -14,8 +14,8 @@ from bench.cli import HEADLINE_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 GOALS = (
-    "send_vs_bare_urllib3",
-    "send_vs_bare_urllib3_one",
+    "send_with_writes_vs_baseline",
+    "send_with_writes_vs_baseline_one",
     "pooled_vs_new_connection",
     "import_vs_boto3",
     "api_100k_seconds",
@@ -67,6 +67,7 @@ def test_raw_figures_of_every_phase(smoke: tuple) -> None:
     for provider in ("http", "one"):  # the send path is measured for each Clickatell API
         send = raw["send"][provider]
         assert send["ours"]["sim_recipients_accepted"] == results["config"]["send_recipients"]
+        assert send["baseline"]["sim_recipients_accepted"] == results["config"]["send_recipients"]
         assert send["provider"] == provider
     assert raw["send"]["one"]["chunk_size"] == 100
     assert raw["connections"]["new_connection_per_post"]["sim_connections"] == raw["connections"]["posts"]

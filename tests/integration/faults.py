@@ -26,14 +26,14 @@ from local.aws_env import ACCOUNT, REGION, clients
 from local.simulator import one_api as sim_one_api
 from local.simulator import server as sim_server
 from local.stack import LocalStack
-from tests.integration import jobs
+from tests.integration.jobs import get_job
 
 # ---- moto ---------------------------------------------------------------------------------------------
 #
 # The local stack serves one DynamoDB request at a time (local.aws_env.DYNAMODB_LOCK: moto's
 # TransactWriteItems is not isolated). The direct reads below take the same lock.
 
-_MOTO_LOCK: Any = getattr(aws_env, "DYNAMODB_LOCK", None) or threading.RLock()
+_MOTO_LOCK = aws_env.DYNAMODB_LOCK
 
 
 @pytest.fixture(autouse=True)
@@ -54,15 +54,6 @@ def harness(stack: LocalStack) -> Iterator[None]:
             name = stack.resources.refs[f"{logical_id}.QueueName"]
             backend.get_queue(name).last_purged_at = None  # PurgeQueue is allowed once a minute
             backend.purge_queue(name)
-
-
-# ---- numbers ----------------------------------------------------------------------------------
-
-
-def numbers(count: int, start: int = 1_000_000) -> list[str]:
-    """Valid South African mobile numbers: `2782` + 7 digits."""
-    assert start + count <= 10_000_000
-    return [f"2782{start + i:07d}" for i in range(count)]
 
 
 # ---- settings read once per container -----------------------------------------------------------
@@ -396,10 +387,6 @@ def expire_leases(stack: LocalStack, job_id: str) -> None:
 # ---- the invariants --------------------------------------------------------------------------------
 
 FINAL_RECIPIENT = {"submitted", "delivered", "failed", "expired", "unknown", "cancelled"}
-
-
-def get_job(api: Any, job_id: str) -> dict[str, Any]:
-    return jobs.get_job(api, job_id)
 
 
 def check_every_number_once(

@@ -127,7 +127,6 @@ def test_a_valid_request_answers_what_was_normalised(api: Any) -> None:
     assert answer["encoding"] == "gsm7"
     assert answer["client_reference"] == "order-42"
     assert answer["links"]["self"] == f"/v1/messages/{answer['job_id']}"
-    assert json.dumps(answer)
 
 
 @pytest.mark.parametrize(

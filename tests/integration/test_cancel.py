@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the wire fixture imported from tests.integration.faults is redefined as a parameter
 """Issues 5 and 16: cancelling a job (DELETE /v1/messages/{id}).
 
 Pending chunks become `cancelled`, chunks already in flight finish normally, every number still ends in
@@ -19,10 +20,9 @@ from typing import Any
 
 import pytest
 
-from local.aws_env import DYNAMODB_LOCK
 from local.stack import LocalStack
-from tests.integration.faults import forget_job, job_items_of, recipient_items
-from tests.integration.jobs import get_job, numbers, simulator, submit
+from tests.integration.faults import SimRecorder, forget_job, job_items_of, recipient_items, wire  # noqa: F401
+from tests.integration.jobs import get_job, numbers, simulator, submit, wait_for
 
 OUTCOMES = ("submitted", "delivered", "failed", "expired", "unknown", "cancelled")
 
@@ -47,49 +47,6 @@ def count_dynamodb_requests() -> Iterator[list[str]]:
         events.unregister("before-call.dynamodb", record)
 
 
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(every_s)
-
-
-class SentNumbers:
-    """Wraps the simulator's sendmsg: every number that reached it, whatever it answered."""
-
-    def __init__(self, original: Callable[[str, dict[str, str]], Any]) -> None:
-        self._original = original
-        self._lock = threading.Lock()
-        self.requests = 0
-        self.numbers: Counter[str] = Counter()
-
-    def __call__(self, method: str, params: dict[str, str]) -> Any:
-        to = [n for n in (item.strip() for item in params.get("to", "").split(",")) if n]
-        with self._lock:
-            self.requests += 1
-            self.numbers.update(to)
-        return self._original(method, params)
-
-
-@pytest.fixture
-def serial_dynamodb() -> Any:
-    """The local stack's lock over moto's DynamoDB requests (local/aws_env.py); this test holds it while
-    it reads moto's backend directly."""
-    return DYNAMODB_LOCK
-
-
-@pytest.fixture
-def sent(fresh: LocalStack, monkeypatch: pytest.MonkeyPatch) -> SentNumbers:
-    sim = simulator(fresh)
-    recorder = SentNumbers(type(sim).sendmsg.__get__(sim))
-    monkeypatch.setattr(sim, "sendmsg", recorder)
-    return recorder
-
-
 @pytest.fixture
 def background_sender(fresh: LocalStack) -> Iterator[Callable[[], Any]]:
     """`start()` runs the real sender over the send queue in the background, like the event source
@@ -111,10 +68,9 @@ def background_sender(fresh: LocalStack) -> Iterator[Callable[[], Any]]:
 
 @pytest.mark.timeout(180)
 def test_cancel_ten_thousand_mid_send_every_number_once_none_cancelled_sent(
-    serial_dynamodb: Any,
     api: Any,
     fresh: LocalStack,
-    sent: SentNumbers,
+    wire: SimRecorder,
     background_sender: Callable[[], Any],
     record_property: Any,
 ) -> None:
@@ -130,18 +86,15 @@ def test_cancel_ten_thousand_mid_send_every_number_once_none_cancelled_sent(
     started = time.monotonic()
     job_id = submit(api, to)
     try:
-        check_cancel_mid_send(
-            serial_dynamodb, api, fresh, sent, background_sender, record_property, job_id, to, started
-        )
+        check_cancel_mid_send(api, fresh, wire, background_sender, record_property, job_id, to, started)
     finally:
         forget_job(fresh, job_id)
 
 
 def check_cancel_mid_send(
-    lock: Any,
     api: Any,
     fresh: LocalStack,
-    sent: SentNumbers,
+    wire: SimRecorder,
     background_sender: Callable[[], Any],
     record_property: Any,
     job_id: str,
@@ -152,9 +105,9 @@ def check_cancel_mid_send(
     sim = simulator(fresh)
     submitted_at = time.monotonic()
     poller = background_sender()
-    wait_for(lambda: sent.requests >= 1, 30, "the first chunk to reach the simulator", every_s=0.01)
+    wait_for(lambda: wire.started >= 1, 30, "the first chunk to reach the simulator", every_s=0.01)
     cancel_sent_at = time.monotonic()
-    requests_at_delete = sent.requests
+    requests_at_delete = wire.started
     with count_dynamodb_requests() as delete_requests:
         status, answer = api.call("DELETE", f"/v1/messages/{job_id}")
     cancelled_at = time.monotonic()
@@ -184,8 +137,7 @@ def check_cancel_mid_send(
     assert counts["cancelled"] >= answered["cancelled"]
     assert counts["submitted"] > 0 and counts["cancelled"] > 0, counts
 
-    with lock:
-        stored = job_items_of(fresh, job_id)
+    stored = job_items_of(fresh, job_id)
     recipients = [item for item in stored if item["sk"].startswith("R#")]
     by_number = {item["to"]: item for item in recipients}
     assert len(recipients) == total == len(by_number), f"{len(recipients)} items, {len(by_number)} numbers"
@@ -199,9 +151,10 @@ def check_cancel_mid_send(
     cancelled = {n for n, item in by_number.items() if item["status"] == "cancelled"}
     submitted = {n for n, item in by_number.items() if item["status"] == "submitted"}
     assert all(by_number[n].get("error_code") == "CANCELLED" for n in cancelled)
-    assert not cancelled & set(sent.numbers), "a cancelled number reached the simulator"
-    assert set(sent.numbers) == submitted  # no fault injected: everything POSTed was accepted
-    assert max(sent.numbers.values()) == 1
+    posted = wire.posts_per_number()
+    assert not cancelled & set(posted), "a cancelled number reached the simulator"
+    assert set(posted) == submitted  # no fault injected: everything POSTed was accepted
+    assert max(posted.values()) == 1
     stats = sim.stats()
     assert stats["recipients_accepted"] == counts["submitted"] == len(submitted)
     assert stats["duplicate_sends"] == 0

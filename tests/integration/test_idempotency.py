@@ -17,10 +17,10 @@ from tests.integration.faults import (  # noqa: F401 - fixtures
     check_every_number_once,
     harness,
     job_items,
-    numbers,
     table,
     wire,
 )
+from tests.integration.jobs import numbers
 
 BODY = {"to": numbers(1500), "text": "Your code is 1234", "client_reference": "order-42"}
 

@@ -27,10 +27,9 @@ from tests.integration.faults import (  # noqa: F401 - fixtures
     check_every_number_once,
     harness,
     job_items,
-    numbers,
     settings_env,
 )
-from tests.integration.jobs import submit
+from tests.integration.jobs import numbers, submit
 
 S = RecipientStatus
 KEY = "sim-api-key"

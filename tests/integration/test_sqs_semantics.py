@@ -19,10 +19,10 @@ from tests.integration.faults import (  # noqa: F401 - fixtures
     enqueue,
     harness,
     make_visible,
-    numbers,
     receive,
     sqs,
 )
+from tests.integration.jobs import numbers
 
 POISON_BODIES = [
     pytest.param("this is not JSON", id="not-json"),

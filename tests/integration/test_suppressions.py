@@ -17,22 +17,11 @@ from bulksms.adapters import suppressions as store_module
 from bulksms.service import suppressions as service_module
 
 from local.stack import LocalStack
-from tests.integration.jobs import TEXT, get_job, numbers, recipients, simulator, submit
+from tests.integration.jobs import TEXT, every_page, get_job, numbers, recipients, simulator, submit
 
 
 def suppressions(api: Any, limit: int) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    token = None
-    for _ in range(1000):
-        query = [("limit", str(limit)), *([("next_token", token)] if token else [])]
-        status, page = api.call("GET", "/v1/suppressions", query=query)
-        assert status == 200, page
-        assert len(page["items"]) <= limit
-        items.extend(page["items"])
-        token = page["next_token"]
-        if not token:
-            return items
-    raise AssertionError("pagination did not end")
+    return every_page(api, "/v1/suppressions", limit)
 
 
 def test_put_get_delete_one_number_normalised_like_a_recipient(api: Any) -> None:

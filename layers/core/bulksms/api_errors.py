@@ -5,15 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from bulksms.adapters.store import InvalidPageToken
 from bulksms.service.errors import RequestError
@@ -106,29 +102,27 @@ def _proxy_error(status: int, code: str, message: str) -> dict[str, Any]:
 
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     """Every error the API can raise, answered in the one error shape."""
-
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(error: RequestValidationError) -> Response[str]:
-        return validation_error_response(error.errors())
-
-    @app.exception_handler(RequestError)
-    def request_error(error: RequestError) -> Response[str]:
-        return error_response(error.status, error.code, error.message, error.field)
-
-    @app.exception_handler(InvalidPageToken)
-    def invalid_page_token(error: InvalidPageToken) -> Response[str]:
-        return error_response(400, "invalid_page_token", str(error), "next_token")
-
-    @app.exception_handler(IdempotencyValidationError)
-    def idempotency_conflict(_: Exception) -> Response[str]:
-        message = "this Idempotency-Key was used with a different body"
-        return error_response(409, "idempotency_conflict", message, "Idempotency-Key")
-
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def idempotency_in_progress(_: Exception) -> Response[str]:
-        message = "a request with this Idempotency-Key is still running; retry shortly"
-        return error_response(409, "idempotency_in_progress", message, "Idempotency-Key")
+    # Registered by call, not as decorators: powertools leaves exception_handler's decorator untyped.
+    handlers: dict[type[Exception], Callable[[Any], Response[str]]] = {
+        RequestValidationError: _invalid_request,
+        RequestError: _request_error,
+        InvalidPageToken: _invalid_page_token,
+    }
+    for error, handler in handlers.items():
+        app.exception_handler(error)(handler)
 
     @app.not_found
     def not_found(_: Exception) -> Response[str]:
         return error_response(404, "not_found", "no such route; see the README for the API")
+
+
+def _invalid_request(error: RequestValidationError) -> Response[str]:
+    return validation_error_response(error.errors())
+
+
+def _request_error(error: RequestError) -> Response[str]:
+    return error_response(error.status, error.code, error.message, error.field)
+
+
+def _invalid_page_token(error: InvalidPageToken) -> Response[str]:
+    return error_response(400, "invalid_page_token", str(error), "next_token")

@@ -1,5 +1,6 @@
 """Idempotent submission for the API: the same Idempotency-Key and body within 24 h return the first
-answer and create no job; the same key with another body is a conflict. Only the API imports this.
+answer and create no job; the same key with another body is a conflict. Only the API's POST
+/v1/messages imports this (the other routes' cold starts need neither it nor powertools' idempotency).
 
 The powertools record holds only `{"job_id"}`: the answer is rebuilt from the job, so the record fits
 a DynamoDB item whatever the body's size. Nothing raises once the job exists, so the record is always
@@ -23,12 +24,17 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 
 from bulksms import runtime
 from bulksms.adapters import aws
 from bulksms.domain.job import Job
 from bulksms.domain.status import JobStatus
 from bulksms.models import SendRequest
+from bulksms.service.errors import RequestError
 from bulksms.service.lifecycle import age_seconds, requeue_pending
 from bulksms.service.submission import Limits, accepted_answer, dry_run, submit
 from bulksms.settings import settings
@@ -54,19 +60,25 @@ def _submit_once() -> Callable[..., dict[str, Any]]:
         boto3_client=aws.dynamodb_client(),
     )
 
-    @idempotent_function(
-        data_keyword_argument="submission", config=IDEMPOTENCY, persistence_store=persistence
+    # Wrapped by call, not as a decorator: powertools types idempotent_function's result as Any.
+    submit_once: Callable[..., dict[str, Any]] = idempotent_function(
+        _submit_recorded,
+        data_keyword_argument="submission",
+        config=IDEMPOTENCY,
+        persistence_store=persistence,
     )
-    def submit_once(submission: dict[str, Any]) -> dict[str, Any]:
-        request = SendRequest.model_validate(submission["request"])
-        job_id, earlier = _job_for(submission["key"], submission["request"])
-        if earlier is None:
-            _submit(request, job_id)
-        else:
-            _resume(earlier)
-        return {"job_id": job_id}
-
     return submit_once
+
+
+def _submit_recorded(submission: dict[str, Any]) -> dict[str, Any]:
+    """What the idempotency record keeps: the job id of the key and body's job."""
+    request = SendRequest.model_validate(submission["request"])
+    job_id, earlier = _job_for(submission["key"], submission["request"])
+    if earlier is None:
+        _submit(request, job_id)
+    else:
+        _resume(earlier)
+    return {"job_id": job_id}
 
 
 def _submit(request: SendRequest, job_id: str | None = None) -> str:
@@ -136,7 +148,16 @@ def submit_idempotently(request: SendRequest, key: str | None) -> dict[str, Any]
         job_id = _submit(request)
     else:
         dumped = request.model_dump(mode="json", by_alias=True)
-        job_id = _submit_once()(submission={"key": key, "request": dumped})["job_id"]
+        try:
+            job_id = _submit_once()(submission={"key": key, "request": dumped})["job_id"]
+        except IdempotencyValidationError as error:
+            message = "this Idempotency-Key was used with a different body"
+            raise RequestError("Idempotency-Key", message, code="idempotency_conflict", status=409) from error
+        except IdempotencyAlreadyInProgressError as error:
+            message = "a request with this Idempotency-Key is still running; retry shortly"
+            raise RequestError(
+                "Idempotency-Key", message, code="idempotency_in_progress", status=409
+            ) from error
     return accepted_answer(runtime.store(), job_id)
 
 

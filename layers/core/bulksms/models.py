@@ -17,7 +17,14 @@ CallbackUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https
 HexString = Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2})+$")]
 
 
-class SendRequest(BaseModel):
+class ApiModel(BaseModel):
+    """Every body's base: a model's validator is built when a request first needs it, not at import,
+    so a cold container pays only for the models of the route it serves."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class SendRequest(ApiModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
     to: list[str] | str = Field(
@@ -64,18 +71,18 @@ class SendRequest(BaseModel):
     )
 
 
-class RejectedNumber(BaseModel):
+class RejectedNumber(ApiModel):
     to: str = Field(description="The input as sent, cut after 32 characters with a '…[truncated]' marker")
     reason: str
 
 
-class JobLinks(BaseModel):
+class JobLinks(ApiModel):
     self_: str = Field(alias="self")
     recipients: str
     rejected: str
 
 
-class SendSummary(BaseModel):
+class SendSummary(ApiModel):
     """What a send request amounts to: the fields of both the 202 answer and a dry run's."""
 
     status: str
@@ -108,7 +115,7 @@ class DryRunResult(SendSummary):
     estimated_credits: Count = Field(description="parts per message x accepted numbers")
 
 
-class Counts(BaseModel):
+class Counts(ApiModel):
     total: Count
     queued: Count
     submitted: Count
@@ -119,13 +126,13 @@ class Counts(BaseModel):
     cancelled: Count
 
 
-class StopView(BaseModel):
+class StopView(ApiModel):
     outcome: Literal[JobStatus.FAILED, JobStatus.CANCELLED]
     code: str = Field(description="Clickatell's error code, or what stopped the job (e.g. CANCELLED)")
     reason: str
 
 
-class JobView(BaseModel):
+class JobView(ApiModel):
     job_id: str
     status: JobStatus
     created_at: str
@@ -147,12 +154,12 @@ class JobView(BaseModel):
     send_at: str | None = None
 
 
-class JobsPage(BaseModel):
+class JobsPage(ApiModel):
     items: list[JobView]
     next_token: str | None
 
 
-class RecipientView(BaseModel):
+class RecipientView(ApiModel):
     to: str
     status: RecipientStatus
     api_message_id: str | None = None
@@ -163,7 +170,7 @@ class RecipientView(BaseModel):
     updated_at: str | None = None
 
 
-class RecipientsPage(BaseModel):
+class RecipientsPage(ApiModel):
     items: list[RecipientView]
     next_token: str | None
 
@@ -171,13 +178,13 @@ class RecipientsPage(BaseModel):
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-class SuppressionRequest(BaseModel):
+class SuppressionRequest(ApiModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     reason: Reason | None = Field(default=None, description="Why the number must not be sent to")
 
 
-class SuppressionBulkRequest(BaseModel):
+class SuppressionBulkRequest(ApiModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     numbers: list[str] = Field(
@@ -186,14 +193,14 @@ class SuppressionBulkRequest(BaseModel):
     reason: Reason | None = None
 
 
-class SuppressionBulkAnswer(BaseModel):
+class SuppressionBulkAnswer(ApiModel):
     added: int
     duplicates_removed: int
     rejected: list[RejectedNumber]
     rejected_count: int
 
 
-class Suppression(BaseModel):
+class Suppression(ApiModel):
     number: str
     reason: str
     source: Literal["api", "keyword", "provider"]
@@ -201,12 +208,12 @@ class Suppression(BaseModel):
     updated_at: str
 
 
-class SuppressionsPage(BaseModel):
+class SuppressionsPage(ApiModel):
     items: list[Suppression]
     next_token: str | None
 
 
-class InboundMessageView(BaseModel):
+class InboundMessageView(ApiModel):
     mo_message_id: str = Field(description="Clickatell's moMsgId")
     from_: str = Field(alias="from", description="The handset that replied")
     to: str = Field(description="Your two-way number")
@@ -219,21 +226,21 @@ class InboundMessageView(BaseModel):
     action: Literal["suppressed", "unsuppressed", "none"] | None = None
 
 
-class InboundPage(BaseModel):
+class InboundPage(ApiModel):
     items: list[InboundMessageView]
     next_token: str | None
 
 
-class RejectedPage(BaseModel):
+class RejectedPage(ApiModel):
     items: list[RejectedNumber]
     next_token: str | None
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(ApiModel):
     code: str
     message: str
     field: str | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(ApiModel):
     error: ErrorDetail

@@ -32,3 +32,12 @@ def dynamodb_client() -> Any:
 @cache
 def scheduler() -> Any:
     return boto3.client("scheduler", config=_CONFIG)
+
+
+def low_level_twin(resource: Any) -> Any:
+    """A plain DynamoDB client for the region and endpoint of `resource` (one a caller injected): the
+    resource's own client would serialise typed attribute values a second time."""
+    meta = resource.meta.client.meta
+    return boto3.client(
+        "dynamodb", region_name=meta.region_name, endpoint_url=meta.endpoint_url, config=_CONFIG
+    )
