@@ -79,8 +79,8 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Ev
 lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## ruff, mypy, bandit, checkov, cfn-lint, sam validate, OpenAPI drift, layer contents.
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	MYPYPATH=layers/core $(VENV)/bin/mypy --strict -p bulksms.domain
-	MYPYPATH=layers/core $(VENV)/bin/mypy --explicit-package-bases layers/core/bulksms functions local
+	MYPYPATH=layers/core $(VENV)/bin/mypy --strict --explicit-package-bases layers/core/bulksms functions
+	MYPYPATH=layers/core $(VENV)/bin/mypy --explicit-package-bases local
 	$(VENV)/bin/bandit -q -c pyproject.toml -r layers/core/bulksms functions
 	BC_SKIP_MAPPING=TRUE $(CHECKOV) -f template.yaml --config-file .checkov.yaml --quiet
 	$(VENV)/bin/python scripts/generate_openapi.py --check
