@@ -32,19 +32,21 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from bulksms.adapters import aws
-from bulksms.domain.attempts import RecipientResult
 from bulksms.domain.counts import CountsUpdate, StatusChange
 from bulksms.domain.job import UNFINISHED_JOB_STATUSES, Chunk, ChunkState, Counts, Job, Stop
 from bulksms.domain.message import Message
 from bulksms.domain.ports import Page, ReportWrite
-from bulksms.domain.reports import DeliveryReport
 from bulksms.domain.retry import RetryPolicy
 from bulksms.domain.status import JobStatus, RecipientStatus, statuses_below
+
+if TYPE_CHECKING:  # annotations only: the API's cold start need not import what sending parses
+    from bulksms.domain.attempts import RecipientResult
+    from bulksms.domain.reports import DeliveryReport
 
 JOB_SK = "JOB"
 CHUNK_PREFIX = "CHUNK#"

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bulksms.domain.attempts import RecipientResult
-from bulksms.domain.counts import CountsUpdate
 from bulksms.domain.job import Chunk, Job, Stop
-from bulksms.domain.reports import DeliveryReport
 from bulksms.domain.status import JobStatus, RecipientStatus
+
+if TYPE_CHECKING:  # annotations only (see adapters/store.py)
+    from bulksms.domain.attempts import RecipientResult
+    from bulksms.domain.counts import CountsUpdate
+    from bulksms.domain.reports import DeliveryReport
 
 
 @dataclass(frozen=True, slots=True)
