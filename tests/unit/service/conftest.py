@@ -13,14 +13,17 @@ from typing import Any, ParamSpec, TypeVar
 import pytest
 from bulksms.adapters.queue import SendQueue
 from bulksms.domain.attempts import Verdict, judge_answer
-from bulksms.domain.job import Job
+from bulksms.domain.job import Job, Stop
 from bulksms.domain.message import Message
 from bulksms.domain.optout import OPTED_OUT_ERROR
 from bulksms.domain.status import JobStatus, RecipientStatus
+from bulksms.service.cancellation import CANCELLED_CODE, CANCELLED_REASON
 from bulksms.service.counting import apply_changes
 from bulksms.service.sending import Sender
 
 from tests.memory_store import MemoryJobStore, new_job
+
+CANCEL = Stop(JobStatus.CANCELLED, CANCELLED_CODE, CANCELLED_REASON)  # what cancel records
 
 P = ParamSpec("P")
 T = TypeVar("T")

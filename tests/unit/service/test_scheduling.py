@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bulksms.domain.job import Stop
 from bulksms.domain.status import JobStatus
 from bulksms.service.scheduling import start_job
 
 from tests.memory_store import MemoryJobStore
-from tests.unit.service.conftest import RecordedQueue, create_job, numbers
+from tests.unit.service.conftest import CANCEL, RecordedQueue, create_job, numbers
 
 
 def at(delta: timedelta) -> str:
@@ -39,6 +38,6 @@ def test_a_due_job_starts_once_and_an_early_start_is_put_off() -> None:
 def test_a_cancelled_schedule_does_not_start() -> None:
     store, queue = MemoryJobStore(), RecordedQueue()
     job = create_job(store, [numbers(1)], JobStatus.SCHEDULED, send_at=at(-timedelta(seconds=1)))
-    store.request_stop(job.job_id, Stop(JobStatus.CANCELLED, "CANCELLED", "cancelled by request"))
+    store.request_stop(job.job_id, CANCEL)
     assert start_job(store, queue, job.job_id, chunks_per_message=1) == "ignored"
     assert queue.sent == []

@@ -12,6 +12,7 @@ from bulksms.service.sending import RetryLater, Sender
 
 from tests.memory_store import MemoryJobStore
 from tests.unit.service.conftest import (
+    CANCEL,
     FakeClickatell,
     Finished,
     InlineExecutor,
@@ -22,7 +23,6 @@ from tests.unit.service.conftest import (
 )
 
 S = RecipientStatus
-CANCEL = Stop(JobStatus.CANCELLED, "CANCELLED", "cancelled by request")
 
 
 def plenty() -> int:
@@ -63,11 +63,7 @@ def test_chunks_of_a_stopped_job_are_settled_with_the_stop_and_not_sent(
     assert statuses(store, job.job_id) == Counter({S.CANCELLED: 3})
     item = store.recipient(job.job_id, "27821000000")
     assert item is not None
-    assert (item["status"], item["error_code"], item["error"]) == (
-        "cancelled",
-        "CANCELLED",
-        "cancelled by request",
-    )
+    assert (item["status"], item["error_code"], item["error"]) == ("cancelled", CANCEL.code, CANCEL.reason)
     count(store, finished)
     assert [j.status for j in finished.jobs] == [JobStatus.CANCELLED]
 

@@ -9,12 +9,13 @@ from concurrent.futures import Executor
 import pytest
 from bulksms.domain.attempts import RecipientResult
 from bulksms.domain.counts import counts_updates
-from bulksms.domain.job import Chunk, ChunkState, Stop
+from bulksms.domain.job import Chunk, ChunkState
 from bulksms.domain.status import JobStatus, RecipientStatus
 from bulksms.service.sweeping import sweep
 
 from tests.memory_store import MemoryJobStore
 from tests.unit.service.conftest import (
+    CANCEL,
     Finished,
     InlineExecutor,
     RecordedQueue,
@@ -25,7 +26,6 @@ from tests.unit.service.conftest import (
 )
 
 S = RecipientStatus
-CANCEL = Stop(JobStatus.CANCELLED, "CANCELLED", "cancelled by request")
 
 
 @pytest.fixture
