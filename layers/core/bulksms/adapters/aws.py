@@ -34,6 +34,22 @@ def scheduler() -> Any:
     return boto3.client("scheduler", config=_CONFIG)
 
 
+class LazyTable:
+    """A DynamoDB table's boto3 `Table`, built on first use and kept: a resource builds a Table's
+    actions and docstrings anew on every `Table()` call. `resource` is one a caller injected (tests),
+    else the container's."""
+
+    def __init__(self, name: str, resource: Any = None) -> None:
+        self.name = name
+        self._resource = resource
+        self._table: Any = None
+
+    def __call__(self) -> Any:
+        if self._table is None:
+            self._table = (self._resource or dynamodb()).Table(self.name)
+        return self._table
+
+
 def low_level_twin(resource: Any) -> Any:
     """A plain DynamoDB client for the region and endpoint of `resource` (one a caller injected): the
     resource's own client would serialise typed attribute values a second time."""

@@ -30,16 +30,11 @@ class MessagePage:
 
 class InboundStore:
     def __init__(self, table_name: str, resource: Any = None) -> None:
-        self._table_name = table_name
-        self._resource = resource
-        self._table: Any = None
+        self._table = aws.LazyTable(table_name, resource)
 
     @property
     def table(self) -> Any:
-        # Built once, like Store's: a boto3 resource builds a Table's actions anew on every call.
-        if self._table is None:
-            self._table = (self._resource or aws.dynamodb()).Table(self._table_name)
-        return self._table
+        return self._table()
 
     def add(self, sort_key: str, item: dict[str, Any]) -> bool:
         """Store one message; False when this key is already stored (a repeated callback)."""

@@ -75,16 +75,15 @@ class SharedTokenBucket:
     ) -> None:
         if rate_per_s <= 0:
             raise ValueError("a rate cap must be above 0")
-        self._table_name = table_name
         self._ms_per_recipient = 1000.0 / rate_per_s
         self._max_wait_ms = max_wait_s * 1000.0
-        self._resource = resource
+        self._table = aws.LazyTable(table_name, resource)
         self._clock = clock
         self._sleep = sleep
 
     @property
     def table(self) -> Any:
-        return (self._resource or aws.dynamodb()).Table(self._table_name)
+        return self._table()
 
     def acquire(self, recipients: int) -> Slot:
         cost = max(1, round(recipients * self._ms_per_recipient))

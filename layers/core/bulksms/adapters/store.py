@@ -184,18 +184,14 @@ class Store:
     """The DynamoDB `JobStore` (domain.ports): items to and from the domain's Job and Chunk."""
 
     def __init__(self, table_name: str, retention_days: int, resource: Any = None) -> None:
-        self._table_name = table_name
         self._retention_s = retention_days * 86_400
         self._resource = resource
-        self._table: Any = None
+        self._table = aws.LazyTable(table_name, resource)
         self._typed_client: Any = None
 
     @property
     def table(self) -> Any:
-        # Built once: a boto3 resource builds its actions and docstrings anew for every Table() call.
-        if self._table is None:
-            self._table = (self._resource or aws.dynamodb()).Table(self._table_name)
-        return self._table
+        return self._table()
 
     @property
     def client(self) -> Any:
@@ -381,10 +377,10 @@ class Store:
             wanted: dict[str, Any] = {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ConsistentRead": True}
             if projection:
                 wanted["ProjectionExpression"] = projection
-            request = {self._table_name: wanted}
+            request = {self._table.name: wanted}
             for _ in _UNPROCESSED_RETRY.tries(time.monotonic, time.sleep):
                 answer = self.client.batch_get_item(RequestItems=request)
-                found.extend(answer["Responses"].get(self._table_name, []))
+                found.extend(answer["Responses"].get(self._table.name, []))
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -695,8 +691,8 @@ class Store:
 
     def _write_batch(self, client: Any, requests: list[dict[str, Any]]) -> None:
         for _ in _UNPROCESSED_RETRY.tries(time.monotonic, time.sleep):
-            answer = client.batch_write_item(RequestItems={self._table_name: requests})
-            requests = answer.get("UnprocessedItems", {}).get(self._table_name, [])
+            answer = client.batch_write_item(RequestItems={self._table.name: requests})
+            requests = answer.get("UnprocessedItems", {}).get(self._table.name, [])
             if not requests:
                 return
         raise RuntimeError(f"DynamoDB left {len(requests)} items unwritten after every retry")

@@ -53,17 +53,12 @@ class EntryPage:
 
 class SuppressionStore:
     def __init__(self, table_name: str, resource: Any = None, client: Any = None) -> None:
-        self._table_name = table_name
-        self._resource = resource
-        self._table: Any = None
+        self._table = aws.LazyTable(table_name, resource)
         self._client = client
 
     @property
     def table(self) -> Any:
-        # Built once, like Store's: a boto3 resource builds a Table's actions anew on every call.
-        if self._table is None:
-            self._table = (self._resource or aws.dynamodb()).Table(self._table_name)
-        return self._table
+        return self._table()
 
     @property
     def client(self) -> Any:
@@ -194,7 +189,7 @@ class SuppressionStore:
         consistent 4 KB read unit covers about 27 entries (a provider entry, reason ~41 characters, ~23).
         """
         kwargs: dict[str, Any] = {
-            "TableName": self._table_name,
+            "TableName": self._table.name,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": f"{PREFIX}{shard:02d}"}},
             "ProjectionExpression": "sk",
@@ -213,12 +208,12 @@ class SuppressionStore:
     def _read_batch(self, numbers: Sequence[str]) -> list[str]:
         keys = [{"pk": {"S": shard_key(n)}, "sk": {"S": n}} for n in numbers]
         request: dict[str, Any] = {
-            self._table_name: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "sk"}
+            self._table.name: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "sk"}
         }
         found: list[str] = []
         for attempt in range(_ATTEMPTS):
             answer = self.client.batch_get_item(RequestItems=request)
-            found.extend(item["sk"]["S"] for item in answer["Responses"].get(self._table_name, []))
+            found.extend(item["sk"]["S"] for item in answer["Responses"].get(self._table.name, []))
             request = answer.get("UnprocessedKeys") or {}
             if not request:
                 return found
