@@ -4,9 +4,7 @@ its answer fast."""
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hmac
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -14,6 +12,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
 from bulksms.domain.reports import DeliveryReport, InvalidReport, request_reports
+from bulksms.function_url import request_body
 from bulksms.service.delivery import ReportOutcome, apply_reports
 
 logger = Logger()
@@ -30,12 +29,11 @@ def _text(status: int, body: str) -> Response[str]:
 def clickatell_callback() -> Response[str]:
     event = app.current_event
     query = event.query_string_parameters or {}
-    if not hmac.compare_digest(query.get("token", "").encode(), runtime.callback_token().encode()):
+    if not runtime.is_callback_token(query.get("token", "")):
         logger.warning("callback with a bad token refused")
         return _text(403, "forbidden")
     try:
-        raw = event.body or ""
-        body = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+        body = request_body(event)
         fields = [(k, v) for k, v in query.items() if k != "token"]
         results = apply_reports(
             runtime.store(), request_reports(fields, event.headers.get("content-type"), body)

@@ -3,9 +3,7 @@ URL, checked by token."""
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hmac
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -13,6 +11,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
 from bulksms.domain.inbound import read_callback
+from bulksms.function_url import request_body
 
 logger = Logger()
 metrics = Metrics()
@@ -27,13 +26,12 @@ def _text(status: int, body: str) -> Response[str]:
 @app.route(ROUTE, method=["GET", "POST"])
 def clickatell_inbound() -> Response[str]:
     event = app.current_event
-    raw = event.get("body") or ""
     try:
-        body = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+        body: bytes | None = request_body(event)
     except binascii.Error:
         body = None
     callback = read_callback(event.raw_query_string, body or b"")
-    if not hmac.compare_digest(callback.token.encode(), runtime.callback_token().encode()):
+    if not runtime.is_callback_token(callback.token):
         logger.warning("inbound callback with a bad token refused")
         return _text(403, "forbidden")
     if body is None:

@@ -25,7 +25,9 @@ from local.tls import server_context
 from tests.security.conftest import API_KEY, LogTap, table_items, tap_logs
 
 ROOT = Path(__file__).resolve().parents[2]
-CALLBACKS_APP = ROOT / "functions" / "callbacks" / "app.py"
+# Both callback routes check the token through runtime.is_callback_token.
+RUNTIME = ROOT / "layers" / "core" / "bulksms" / "runtime.py"
+CALLBACK_ROUTES = tuple(ROOT / "functions" / name / "app.py" for name in ("callbacks", "inbound"))
 TEXT = "SECRET-TEXT-7f3a"
 RECIPIENTS = ["27821234567", "27831234568", "447911123456"]
 PASSWORD = SIM_CREDENTIALS["password"]
@@ -257,17 +259,20 @@ def _mentions(node: ast.AST, word: str) -> bool:
 
 
 def test_callback_token_is_compared_in_constant_time() -> None:
-    tree = ast.parse(CALLBACKS_APP.read_text(encoding="utf-8"))
-    calls = _compare_digest_calls(tree)
+    calls = _compare_digest_calls(ast.parse(RUNTIME.read_text(encoding="utf-8")))
     assert any(_mentions(call, "token") for call in calls), "the token check must use hmac.compare_digest"
-    plain = [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Compare)
-        and any(isinstance(op, ast.Eq | ast.NotEq | ast.Is | ast.IsNot | ast.In) for op in node.ops)
-        and _mentions(node, "token")
-    ]
-    assert not plain, f"token compared with ==/!=/in at line {[n.lineno for n in plain]}"
+    for path in (RUNTIME, *CALLBACK_ROUTES):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        plain = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Compare)
+            and any(isinstance(op, ast.Eq | ast.NotEq | ast.Is | ast.IsNot | ast.In) for op in node.ops)
+            and _mentions(node, "token")
+        ]
+        assert not plain, f"{path.name}: token compared with ==/!=/in at line {[n.lineno for n in plain]}"
+    for path in CALLBACK_ROUTES:
+        assert "runtime.is_callback_token(" in path.read_text(encoding="utf-8"), path
 
 
 def _delivery_report(stack: LocalStack, job_id: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ only for what its function uses (bench phase 3).
 from __future__ import annotations
 
 import contextvars
+import hmac
 import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -136,8 +137,10 @@ def provider() -> Provider:
     return ClickatellClient(config.clickatell_base_url, clickatell_credentials, attempts=config.send_attempts)
 
 
-def callback_token() -> str:
-    return str(_secret(settings().callback_token_secret_id)["token"])
+def is_callback_token(token: str) -> bool:
+    """Whether a callback's `token` is the deployment's (compared in constant time)."""
+    expected = str(_secret(settings().callback_token_secret_id)["token"])
+    return hmac.compare_digest(token.encode(), expected.encode())
 
 
 def webhook_signing_key() -> str:
