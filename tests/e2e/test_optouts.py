@@ -4,14 +4,12 @@ number out of later jobs; START brings a keyword opt-out back."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from local.run import config_from_args
 from tests.e2e.conftest import E2EStack, numbers
-from tests.e2e.test_readme import CURL_STATUS, README, bash_blocks, json_documents, section
+from tests.e2e.test_readme import README, bash_blocks, json_documents, run_as_written, section
 
 pytestmark = pytest.mark.e2e
 
@@ -51,20 +49,8 @@ def test_three_ways_onto_the_list_and_start_off_it(sim_reset: E2EStack) -> None:
 
 def test_the_readme_opt_out_examples_work_as_written(sim_reset: E2EStack, tmp_path: Path) -> None:
     stack = sim_reset
-    defaults = config_from_args([])
-    script = "\n".join(bash_blocks(section(README.read_text(), "## Opt-outs and replies")))
-    for port, url in ((defaults.api_port, stack.api_url), (defaults.sim_port, stack.sim_url)):
-        script = script.replace(f"http://127.0.0.1:{port}", url)
-    ran = subprocess.run(
-        ["bash", "-c", "set -euo pipefail\n" + CURL_STATUS + script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-    assert ran.returncode == 0, ran.stderr + ran.stdout
-    calls = [line.split(" ", 3)[1:] for line in ran.stderr.splitlines() if line.startswith("HTTP ")]
+    blocks = bash_blocks(section(README.read_text(), "## Opt-outs and replies"))
+    output, calls = run_as_written(blocks, stack, tmp_path)
     answered = [
         (method, url.removeprefix(stack.api_url).removeprefix(stack.sim_url), int(code))
         for code, method, url in calls
@@ -79,7 +65,7 @@ def test_the_readme_opt_out_examples_work_as_written(sim_reset: E2EStack, tmp_pa
         ("POST", "/_sim/mo", 200),
         ("POST", "/_sim/opt_outs", 200),
     ]
-    docs = json_documents(ran.stdout)
+    docs = json_documents(output)
     assert docs[0]["reason"] == "asked by phone" and docs[3] == docs[0] | {
         "updated_at": docs[3]["updated_at"]
     }

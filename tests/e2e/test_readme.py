@@ -46,6 +46,27 @@ def json_documents(text: str) -> list[Any]:
     return docs
 
 
+def run_as_written(blocks: list[str], stack: E2EStack, cwd: Path) -> tuple[str, list[list[str]]]:
+    """Run README bash blocks against the stack (only its ports changed); their output and each curl's
+    `[status, method, url]`."""
+    defaults = config_from_args([])
+    script = "\n".join(blocks)
+    for port, url in ((defaults.api_port, stack.api_url), (defaults.sim_port, stack.sim_url)):
+        script = script.replace(f"http://127.0.0.1:{port}", url)
+    hosts = set(re.findall(r"https?://[^/\s'\";]+", script))
+    assert hosts <= {stack.api_url, stack.sim_url}, f"URLs the port substitution missed: {hosts}"
+    ran = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + CURL_STATUS + script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    calls = [line.split(" ", 3)[1:] for line in ran.stderr.splitlines() if line.startswith("HTTP ")]
+    return ran.stdout, calls
+
+
 @pytest.fixture(scope="module")
 def local_section() -> str:
     return section(README.read_text(), SECTION)
@@ -67,25 +88,9 @@ def test_the_readme_says_what_make_local_starts(local_section: str) -> None:
 
 def test_the_curl_examples_work_as_written(local_section: str, sim_reset: E2EStack, tmp_path: Path) -> None:
     stack = sim_reset
-    defaults = config_from_args([])
     blocks = [block for block in bash_blocks(local_section) if not re.search(r"^make ", block, re.MULTILINE)]
     assert len(blocks) >= 2, "expected the curl examples in bash blocks"
-    script = "\n".join(blocks)
-    for port, url in ((defaults.api_port, stack.api_url), (defaults.sim_port, stack.sim_url)):
-        script = script.replace(f"http://127.0.0.1:{port}", url)
-    hosts = set(re.findall(r"https?://[^/\s'\"]+", script))
-    assert hosts <= {stack.api_url, stack.sim_url}, f"URLs the port substitution missed: {hosts}"
-
-    ran = subprocess.run(
-        ["bash", "-c", "set -euo pipefail\n" + CURL_STATUS + script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-    assert ran.returncode == 0, ran.stderr + ran.stdout
-    calls = [line.split(" ", 3)[1:] for line in ran.stderr.splitlines() if line.startswith("HTTP ")]
+    output, calls = run_as_written(blocks, stack, tmp_path)
     statuses = {
         (method, re.sub(r"[0-9a-f]{32}", "{job_id}", url.split("?")[0])): int(code)
         for code, method, url in calls
@@ -101,7 +106,7 @@ def test_the_curl_examples_work_as_written(local_section: str, sim_reset: E2ESta
     for path in ("_sim/faults", "_sim/reset"):
         assert statuses[("POST", f"{sim}/{path}")] == 200
 
-    docs = json_documents(ran.stdout)
+    docs = json_documents(output)
     accepted = next(doc for doc in docs if "accepted" in doc)
     assert accepted["status"] == "queued" and accepted["accepted"] == 2
     assert accepted["duplicates_removed"] == 1 and accepted["rejected_count"] == 1
