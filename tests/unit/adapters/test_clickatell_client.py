@@ -6,8 +6,6 @@ matters: on the wire.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import os
 import socket
 import ssl
@@ -36,6 +34,8 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+
+from local.tls import make_certificate, server_context
 
 S = RecipientStatus
 CREDS = Credentials(user="acme", password="s3cr3t", api_id="3456789")
@@ -507,43 +507,7 @@ def test_sleeps_follow_the_backoff_schedule() -> None:
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_file, key_file
-
-
-def _server_tls(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*tls_files)
-    return context
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def _tls_pool(ca: Path) -> urllib3.PoolManager:
@@ -553,7 +517,7 @@ def _tls_pool(ca: Path) -> urllib3.PoolManager:
 
 
 def test_https_success(loopback: Callable[..., Loopback], tls_files: tuple[Path, Path]) -> None:
-    loop = loopback(("answer", 200, ALL_IDS), tls=_server_tls(tls_files))
+    loop = loopback(("answer", 200, ALL_IDS), tls=server_context(*tls_files))
     http = _tls_pool(tls_files[0])
     verdict = client(loop.url, http, attempts=3).send(MESSAGE, NUMBERS, "c1")
     http.clear()
@@ -578,7 +542,7 @@ def test_tls_handshake_failure_is_retried_and_nothing_is_posted(
 def test_untrusted_certificate_is_retried_and_nothing_is_posted(
     loopback: Callable[..., Loopback], pool: urllib3.PoolManager, tls_files: tuple[Path, Path]
 ) -> None:
-    loop = loopback(("answer", 200, ALL_IDS), tls=_server_tls(tls_files))
+    loop = loopback(("answer", 200, ALL_IDS), tls=server_context(*tls_files))
     verdict = client(loop.url, pool, attempts=2).send(MESSAGE, NUMBERS, "c1")  # default CA bundle
     assert loop.posts == 0
     assert all(r.error_code == NOT_SENT_CODE for r in verdict.results)
@@ -589,7 +553,7 @@ def test_tls_error_after_the_request_was_sent_is_unknown_not_resent(
 ) -> None:
     # Handshake done, request delivered (the server counts it), then a corrupt TLS record instead of
     # the answer. Clickatell has the request: rule 1 forbids sending it again.
-    loop = loopback(("tls_garbage",), ("answer", 200, ALL_IDS), tls=_server_tls(tls_files))
+    loop = loopback(("tls_garbage",), ("answer", 200, ALL_IDS), tls=server_context(*tls_files))
     http = _tls_pool(tls_files[0])
     verdict = client(loop.url, http, attempts=3).send(MESSAGE, NUMBERS, "c1")
     http.clear()
