@@ -8,11 +8,11 @@ import binascii
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
 from bulksms.domain.reports import DeliveryReport, InvalidReport, request_reports
-from bulksms.function_url import request_body
+from bulksms.function_url import request_body, text
 from bulksms.service.delivery import ReportOutcome, apply_reports
 
 logger = Logger()
@@ -21,17 +21,13 @@ app = LambdaFunctionUrlResolver()
 ROUTE = "/v1/callbacks/clickatell"
 
 
-def _text(status: int, body: str) -> Response[str]:
-    return Response(status_code=status, content_type=content_types.TEXT_PLAIN, body=body)
-
-
 @app.route(ROUTE, method=["GET", "POST"])
 def clickatell_callback() -> Response[str]:
     event = app.current_event
     query = event.query_string_parameters or {}
     if not runtime.is_callback_token(query.get("token", "")):
         logger.warning("callback with a bad token refused")
-        return _text(403, "forbidden")
+        return text(403, "forbidden")
     try:
         body = request_body(event)
         fields = [(k, v) for k, v in query.items() if k != "token"]
@@ -45,7 +41,7 @@ def clickatell_callback() -> Response[str]:
     # Clickatell retries a callback not answered with 2xx: worth it only while a send result is not
     # stored yet (re-applying the rest is harmless, every write is conditional). Nothing readable: 400.
     status = 503 if ReportOutcome.NOT_READY in outcomes else 200 if outcomes else 400
-    return _text(status, lines[0] if len(lines) == 1 else "\n".join(f"{i}: {x}" for i, x in enumerate(lines)))
+    return text(status, lines[0] if len(lines) == 1 else "\n".join(f"{i}: {x}" for i, x in enumerate(lines)))
 
 
 def _record(result: tuple[DeliveryReport, ReportOutcome] | InvalidReport) -> str:

@@ -7,20 +7,16 @@ import binascii
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response, content_types
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
 from bulksms.domain.inbound import read_callback
-from bulksms.function_url import request_body
+from bulksms.function_url import request_body, text
 
 logger = Logger()
 metrics = Metrics()
 app = LambdaFunctionUrlResolver()
 ROUTE = "/v1/inbound/clickatell"
-
-
-def _text(status: int, body: str) -> Response[str]:
-    return Response(status_code=status, content_type=content_types.TEXT_PLAIN, body=body)
 
 
 @app.route(ROUTE, method=["GET", "POST"])
@@ -33,19 +29,19 @@ def clickatell_inbound() -> Response[str]:
     callback = read_callback(event.raw_query_string, body or b"")
     if not runtime.is_callback_token(callback.token):
         logger.warning("inbound callback with a bad token refused")
-        return _text(403, "forbidden")
+        return text(403, "forbidden")
     if body is None:
-        return _text(400, "invalid: body is not base64")
+        return text(400, "invalid: body is not base64")
     if callback.error:
         # Clickatell's retry would be no better: 400, and nothing is stored.
         metrics.add_metric(name="InboundInvalid", unit="Count", value=1)
         logger.info("inbound callback refused", extra={"reason": callback.error})
-        return _text(400, f"invalid: {callback.error}")
+        return text(400, f"invalid: {callback.error}")
     outcomes = [runtime.inbound().receive(message) for message in callback.messages]
     for outcome in outcomes:
         metrics.add_metric(name=f"Inbound{outcome.value.title()}", unit="Count", value=1)
     # One word per reply, in order; "ignored" when the callback held no SMS reply (e.g. WhatsApp only).
-    return _text(200, ",".join(outcome.value for outcome in outcomes) or "ignored")
+    return text(200, ",".join(outcome.value for outcome in outcomes) or "ignored")
 
 
 @logger.inject_lambda_context
