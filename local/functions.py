@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
+from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -140,6 +141,7 @@ def _copy(value: Any) -> Any:
     return copy.copy(value) if value is not None else None
 
 
+@cache  # once per process; the lock and the check below make a racing first call harmless
 def _isolate_powertools() -> None:
     from aws_lambda_powertools.event_handler import api_gateway
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
