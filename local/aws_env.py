@@ -146,7 +146,10 @@ def _dispatcher() -> type:
             key = (scope[2], scope[3], environ.get("HTTP_X_AMZ_TARGET", "").split(".")[0])
             cache: dict[tuple[str, ...], Any] = self.__dict__.setdefault("_local_apps", {})
             if key not in cache:
-                cache[key] = super().get_application(environ)
+                app = cache[key] = super().get_application(environ)
+                # moto runs its apps in Flask's debug mode, whose form-parsing helper costs every
+                # call; errors still reach KeepAliveHandler, which logs them and answers 500.
+                app.debug, app.config["PROPAGATE_EXCEPTIONS"] = False, True
             return cache[key]
 
     return CachedDispatcher

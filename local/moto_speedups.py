@@ -4,8 +4,9 @@ Each delivery report is one conditional UpdateItem, and under load moto's own CP
 local stack (a few milliseconds a call, half of it in expression handling). For every UpdateItem
 moto tokenises and parses the update expression twice (once to check the names used, once to apply
 it) and lexes the condition expression twice; it copies the parsed tree with the generic deepcopy;
-its ten validation passes rebuild their dispatch table for every node they visit; and every request
-lists the response class's methods with `inspect`. Here:
+its ten validation passes rebuild their dispatch table for every node they visit, and three of them
+check only the expression's shape, once for each of the nested expression nodes (a walk of the
+subtree each); and every request lists the response class's methods with `inspect`. Here:
 
 - a parsed update expression is kept by its text (a pure function of it; moto's validator copies
   the tree before it changes anything);
@@ -13,7 +14,10 @@ lists the response class's methods with `inspect`. Here:
   every call, so a missing one fails as before);
 - a parsed tree copies itself node by node, as deepcopy would, without deepcopy's generic dispatch;
 - each validation pass builds its dispatch table once, and each response class's method names are
-  listed once.
+  listed once;
+- the three shape checks (one SET, ADD or REMOVE clause each; no overlapping paths; no key
+  attribute updated) are skipped for a parsed expression that passed them before with the same
+  names on the same table's keys: they read nothing else.
 
 tests/integration/test_moto_speedups.py runs the same calls, errors included, on moto with and
 without these and compares every answer, item and stream record.
@@ -36,6 +40,12 @@ def install() -> None:
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.validators import (  # type: ignore[attr-defined]
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateExpressionValidator,
+        UpdateHashRangeKeyValidator,
+    )
 
     if getattr(UpdateExpressionParser.make, "kept_by_text", False):
         return
@@ -46,6 +56,8 @@ def install() -> None:
     Node.__deepcopy__ = _copy_node
     DepthFirstTraverser.nodes_to_be_processed = _node_types
     DepthFirstTraverser.process = _process
+    shape_checks = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+    _skip_shape_checks_passed_before(UpdateExpressionValidator, shape_checks)
 
 
 def _keep_parsed_update_expressions(parser: Any) -> None:
@@ -116,3 +128,30 @@ def _process(self: Any, node: Any) -> Any:
         if isinstance(node, class_key):
             return processor(node)
     return None
+
+
+# (parsed expression's id, its names, the table's key attributes) -> that parsed expression, once it
+# passed every check. The value keeps the expression alive, so its id cannot name another meanwhile.
+_SHAPE_PASSED: dict[tuple[Any, ...], Any] = {}
+_SHAPE_PASSED_LIMIT = 4096
+
+
+def _skip_shape_checks_passed_before(validator: Any, shape_checks: tuple[type, ...]) -> None:
+    original_init, original_validate = validator.__init__, validator.validate
+
+    def __init__(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, expression, *args, **kwargs)
+        names = tuple(sorted((self.expression_attribute_names or {}).items()))
+        self._kept_shape = (id(expression), names, tuple(self.table.table_key_attrs)), expression
+        if _SHAPE_PASSED.get(self._kept_shape[0]) is expression:
+            self.processors = [p for p in self.processors if not isinstance(p, shape_checks)]
+
+    def validate(self: Any) -> Any:
+        validated = original_validate(self)  # raises if any check fails: nothing is kept then
+        if len(_SHAPE_PASSED) >= _SHAPE_PASSED_LIMIT:
+            _SHAPE_PASSED.clear()
+        key, expression = self._kept_shape
+        _SHAPE_PASSED[key] = expression
+        return validated
+
+    validator.__init__, validator.validate = __init__, validate

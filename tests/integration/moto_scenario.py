@@ -101,6 +101,11 @@ def updates(call: Calls) -> None:
         ("SET a = :v", {}, {":v": S("")}),
         ("SET a = :v", {}, {":v": S("again")}),
         (append, {}, {":one": N(3), ":empty": {"L": []}, ":more": {"L": [S("e")]}}),
+        # An expression that passed its checks, again with names that make it fail one.
+        ("SET #a = :v, #b = :w", {"#a": "x", "#b": "y"}, {":v": S("1"), ":w": S("2")}),
+        ("SET #a = :v, #b = :w", {"#a": "x", "#b": "x"}, {":v": S("1"), ":w": S("2")}),
+        ("SET #a = :v, #b = :w", {"#a": "x", "#b": "sk"}, {":v": S("1"), ":w": S("2")}),
+        ("SET #a = :v, #b = :w", {"#a": "x", "#b": "y"}, {":v": S("3"), ":w": S("4")}),
     ]
     for expression, names, values in cases:
         request: dict[str, Any] = {"UpdateExpression": expression}
