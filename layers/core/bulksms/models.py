@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from bulksms.domain.encoding import Encoding
-from bulksms.domain.message import SENDER_ID_PATTERN
+from bulksms.domain.message import SENDER_ID_PATTERN, Encoding
 from bulksms.domain.status import JobStatus, RecipientStatus
 
 Count = Annotated[int, Field(ge=0)]
