@@ -49,7 +49,10 @@ def start_moto(
     this one (where tests can reach into its backends)."""
     if own_process:
         return MotoProcess(host, port)
+    from local import moto_speedups
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
+    moto_speedups.install()
     _serialise_dynamodb()
     _bound_stream_memory(STREAM_RETENTION_S)
     return LocalMoto(host, port).start()

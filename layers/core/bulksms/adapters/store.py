@@ -503,33 +503,37 @@ class Store:
         """One conditional write, no read before it: move the recipient up to `new` and record the report.
 
         The condition holds only while the recipient is below `new` on the ladder and carries no other
-        message id, so a repeated, stale or foreign report changes nothing.
+        message id, so a repeated, stale or foreign report changes nothing. Every value is a string,
+        sent typed through the low-level client (as `put_results` does): this is the write of every
+        report, and the resource's serialiser added a quarter to the call's client CPU (about 430
+        against 345 us, with botocore answered at before-send).
         """
         fields = report.fields()
         names = {"#status": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
-        values: dict[str, Any] = {":new": new.value, ":now": now_iso(), ":id": report.api_message_id}
+        values = {":new": new.value, ":now": now_iso(), ":id": report.api_message_id}
         values.update({f":f{i}": value for i, value in enumerate(fields.values())})
         below = statuses_below(new)
         values.update({f":b{i}": status.value for i, status in enumerate(below)})
         assignments = "".join(f", #f{i} = :f{i}" for i in range(len(fields)))
         written = self._update(
-            Key=recipient_key(job_id, report.to),
+            typed=True,
+            Key={name: {"S": value} for name, value in recipient_key(job_id, report.to).items()},
             UpdateExpression=f"SET #status = :new, updated_at = :now{assignments}",
             ConditionExpression=(
                 f"#status IN ({', '.join(f':b{i}' for i in range(len(below)))}) AND "
                 "(attribute_not_exists(api_message_id) OR api_message_id = :id)"
             ),
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+            ExpressionAttributeValues={name: {"S": value} for name, value in values.items()},
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         if written.wrote:
             return ReportWrite.APPLIED
-        # The failed condition's answer carries the item as it is: no extra read.
+        # The failed condition's answer carries the item as it is (typed: no client parses an
+        # error's item): no extra read.
         if not written.item:
             return ReportWrite.NO_RECIPIENT
-        known = written.item.get("api_message_id")
-        known_id = known.get("S") if isinstance(known, dict) else known  # typed when unparsed
+        known_id = written.item.get("api_message_id", {}).get("S")
         if known_id and known_id != report.api_message_id:
             return ReportWrite.OTHER_MESSAGE
         return ReportWrite.UNCHANGED
@@ -654,10 +658,14 @@ class Store:
 
     # ---- low level --------------------------------------------------------------------------
 
-    def _update(self, **request: Any) -> Written:
-        """The one conditional UpdateItem; `wrote` is False when its condition did not hold."""
+    def _update(self, *, typed: bool = False, **request: Any) -> Written:
+        """The one conditional UpdateItem; `wrote` is False when its condition did not hold. A `typed`
+        request's key and values are DynamoDB attribute values, sent through the low-level client."""
         try:
-            answer = self.table.update_item(**request)
+            if typed:
+                answer = self.typed_client.update_item(TableName=self._table.name, **request)
+            else:
+                answer = self.table.update_item(**request)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
