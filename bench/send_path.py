@@ -145,8 +145,7 @@ def _product(sim_url: str) -> dict[str, Any]:
     from bulksms.adapters.store import Store, chunk_numbers, recipient_key
     from bulksms.domain import one_api
     from bulksms.domain.chunks import split
-    from bulksms.domain.encoding import Encoding
-    from bulksms.domain.message import Credentials, Message, build_sendmsg_form
+    from bulksms.domain.message import Credentials, Encoding, Message, build_sendmsg_form
     from bulksms.domain.status import RecipientStatus
 
     credentials = Credentials(user=SIM_USER, password=SIM_PASSWORD, api_id=SIM_API_ID)

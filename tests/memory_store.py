@@ -18,9 +18,8 @@ from typing import Any
 
 from bulksms.domain.attempts import RecipientResult
 from bulksms.domain.counts import CountsUpdate, StatusChange
-from bulksms.domain.encoding import Encoding
 from bulksms.domain.job import UNFINISHED_JOB_STATUSES, Chunk, ChunkState, Counts, Job, Stop
-from bulksms.domain.message import Message
+from bulksms.domain.message import Encoding, Message
 from bulksms.domain.ports import Page, ReportWrite
 from bulksms.domain.reports import DeliveryReport
 from bulksms.domain.status import JobStatus, RecipientStatus, statuses_below

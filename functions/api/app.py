@@ -3,7 +3,7 @@ Shapes answers; the rules live in bulksms."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
 from bulksms.api_errors import load_json_body, register_error_handlers, reject_unusable_body
-from bulksms.domain.job import Job
 from bulksms.domain.status import JobStatus, RecipientStatus
 from bulksms.models import (
     DryRunResult,
@@ -28,9 +27,12 @@ from bulksms.models import (
     SuppressionRequest,
     SuppressionsPage,
 )
-from bulksms.service import cancellation, queries, scheduling
+from bulksms.service import queries
 from bulksms.service.errors import NotFound
 from bulksms.settings import settings
+
+if TYPE_CHECKING:
+    from bulksms.domain.job import Job
 
 logger = Logger()
 metrics = Metrics()
@@ -119,13 +121,16 @@ def list_rejected(job_id: JobId, limit: Limit = 100, next_token: NextToken = Non
     },
 )
 def cancel(job_id: JobId) -> Response[JobView]:
-    job, settling = cancellation.cancel(runtime.store(), job_id, unschedule=_unschedule)
+    # Imported here: only this route stops a job (its lifecycle and the numbers' attempts) and
+    # takes it off the schedule.
+    from bulksms.service import cancellation, scheduling
+
+    def unschedule(job: Job) -> None:
+        scheduling.unschedule(runtime.scheduler(), runtime.send_queue(), job, settings().chunks_per_message)
+
+    job, settling = cancellation.cancel(runtime.store(), job_id, unschedule=unschedule)
     view = JobView.model_validate(queries.job_view(job))
     return Response(202 if settling else 200, content_types.APPLICATION_JSON, view)
-
-
-def _unschedule(job: Job) -> None:
-    scheduling.unschedule(runtime.scheduler(), runtime.send_queue(), job, settings().chunks_per_message)
 
 
 @app.put("/v1/suppressions/<number>")

@@ -7,8 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from bulksms.domain.encoding import Encoding
-from bulksms.domain.message import SENDER_ID_PATTERN
+from bulksms.domain.message import SENDER_ID_PATTERN, Encoding
 from bulksms.domain.status import RecipientStatus
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError

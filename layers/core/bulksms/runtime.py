@@ -1,8 +1,9 @@
 """The container's shared objects, each built once on first use from settings.
 
-Every handler imports this module and each builds only its own few objects, so the factories of
-the sender's, the inbound path's and the callbacks' parts import what they build: a cold start pays
-only for what its function uses (bench phase 3).
+Every handler imports this module and each builds only its own few objects, so every factory but
+the store's and the queues' (which nearly every route uses) imports what it builds: a cold start pays
+only for what its function uses (bench phase 3), and the API's job routes not for the suppression list
+or the scheduler.
 """
 
 from __future__ import annotations
@@ -16,19 +17,18 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from bulksms.adapters.queue import Queue, SendQueue
-from bulksms.adapters.scheduler import JobScheduler
 from bulksms.adapters.store import Store
-from bulksms.adapters.suppressions import SuppressionStore
-from bulksms.service.suppressions import SuppressionList
 from bulksms.settings import settings
 
 if TYPE_CHECKING:
     from bulksms.adapters.rate import SendRate
+    from bulksms.adapters.scheduler import JobScheduler
     from bulksms.domain.message import Credentials
     from bulksms.domain.provider import Provider
     from bulksms.service.inbound import Inbound
     from bulksms.service.notify import StatusCallbackDeliverer, StatusNotifier
     from bulksms.service.sending import Sender
+    from bulksms.service.suppressions import SuppressionList
 
 SECRET_MAX_AGE_S = 300  # rotated credentials are picked up within five minutes
 
@@ -40,6 +40,9 @@ def store() -> Store:
 
 @cache
 def suppressions() -> SuppressionList:
+    from bulksms.adapters.suppressions import SuppressionStore
+    from bulksms.service.suppressions import SuppressionList
+
     return SuppressionList(SuppressionStore(settings().table_name), executor())
 
 
@@ -87,6 +90,8 @@ class _ContextExecutor(ThreadPoolExecutor):
 
 @cache
 def scheduler() -> JobScheduler:
+    from bulksms.adapters.scheduler import JobScheduler
+
     config = settings()
     return JobScheduler(
         config.schedule_group, config.scheduler_role_arn, config.send_queue_arn, config.dead_letter_queue_arn

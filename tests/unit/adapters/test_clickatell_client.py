@@ -22,8 +22,7 @@ import pytest
 import urllib3
 from bulksms.adapters.clickatell import SEND_RETRY, ClickatellClient, transport_failure
 from bulksms.domain.attempts import NOT_SENT_CODE, RecipientResult, TransportFailure
-from bulksms.domain.encoding import Encoding
-from bulksms.domain.message import Credentials, Message
+from bulksms.domain.message import Credentials, Encoding, Message
 from bulksms.domain.status import RecipientStatus
 from urllib3.exceptions import (
     ConnectTimeoutError,

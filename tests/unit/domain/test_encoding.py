@@ -8,10 +8,10 @@ from bulksms.domain.encoding import (
     GSM7_ALPHABET,
     GSM7_EXTENSION,
     EncodedText,
-    Encoding,
     TextError,
     encode_text,
 )
+from bulksms.domain.message import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

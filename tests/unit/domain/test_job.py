@@ -6,9 +6,8 @@ from collections import Counter
 
 import pytest
 from bulksms.domain.counts import StatusChange, counts_updates
-from bulksms.domain.encoding import Encoding
 from bulksms.domain.job import UNFINISHED_JOB_STATUSES, Chunk, ChunkState, Counts, Job, Stop, final_status
-from bulksms.domain.message import Message
+from bulksms.domain.message import Encoding, Message
 from bulksms.domain.status import FINAL_JOB_STATUSES, JobStatus, RecipientStatus
 from hypothesis import given
 from hypothesis import strategies as st

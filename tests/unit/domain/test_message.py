@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from bulksms.domain.encoding import Encoding, encode_text
+from bulksms.domain.encoding import encode_text
 from bulksms.domain.message import (
     FLASH,
     TEXT,
     Credentials,
+    Encoding,
     Message,
     build_sendmsg_form,
     sender_problem,

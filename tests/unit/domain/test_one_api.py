@@ -8,8 +8,8 @@ import json
 import pytest
 from bulksms.domain import one_api
 from bulksms.domain.attempts import RecipientResult
-from bulksms.domain.encoding import Encoding, encode_text
-from bulksms.domain.message import FLASH, Message
+from bulksms.domain.encoding import encode_text
+from bulksms.domain.message import FLASH, Encoding, Message
 from bulksms.domain.reports import InvalidReport
 from bulksms.domain.status import RecipientStatus, delivery_status
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
 import gsm0338  # noqa: F401  (importing it registers the "gsm03.38" codec)
+
+from bulksms.domain.message import Encoding
 
 GSM7_SINGLE = 160
 GSM7_PART = 153
@@ -24,12 +25,6 @@ BINARY_MAX_BYTES = 140
 
 _ESC = "\x1b"
 _HEX = re.compile(r"[0-9A-Fa-f]*")
-
-
-class Encoding(StrEnum):
-    GSM7 = "gsm7"
-    UCS2 = "ucs2"
-    BINARY = "binary"
 
 
 AUTO = "auto"

@@ -1,13 +1,15 @@
-"""The message every recipient of a job gets, and the `sendmsg` form that carries it."""
+"""The message every recipient of a job gets, and the `sendmsg` form that carries it.
+
+The message names its encoding; choosing one for a text and counting its parts is domain.encoding's
+work, which only submitting and sending need, so reading a job does not load the GSM-7 alphabet."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
-
-from bulksms.domain.encoding import Encoding
 
 FLASH = "SMS_FLASH"
 TEXT = "SMS_TEXT"
@@ -18,6 +20,12 @@ _SENDER_ID = re.compile(SENDER_ID_PATTERN)
 _NUMBER = re.compile(r"[0-9]{1,16}")
 # Callback levels that include final statuses (API doc section 5): ask for a handset receipt too.
 _FINAL_STATUS_LEVELS = frozenset({2, 3, 6, 7})
+
+
+class Encoding(StrEnum):
+    GSM7 = "gsm7"
+    UCS2 = "ucs2"
+    BINARY = "binary"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,9 @@ from bulksms.domain.attempts import (
     results_for,
     retry,
 )
-from bulksms.domain.encoding import Encoding, is_gsm7
+from bulksms.domain.encoding import is_gsm7
 from bulksms.domain.job import Stop
-from bulksms.domain.message import FLASH, Message
+from bulksms.domain.message import FLASH, Encoding, Message
 from bulksms.domain.status import RecipientStatus
 
 MAX_MESSAGES_PER_REQUEST = 100
