@@ -65,6 +65,7 @@ def config_from_args(argv: list[str] | None = None) -> StackConfig:
         sweep_every_s=args.sweep_every,
         parameter_overrides=dict(args.parameter),
         moto_process=True,
+        simulator_process=True,
     )
 
 

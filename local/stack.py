@@ -35,6 +35,7 @@ from local.gateway import Gateway
 from local.poller import FunctionTarget, SqsPoller, SqsSource
 from local.scheduler import LocalScheduler
 from local.simulator import ClickatellSimulator, Faults
+from local.simulator.process import SimulatorProcess
 from local.streams import HttpStreams, MotoStreams, StreamPoller
 from local.template import FunctionDefinition, LocalTemplate, load_template
 
@@ -75,9 +76,11 @@ class StackConfig:
     pollers: bool = True  # also runs the local scheduler; without, a test drives both by hand
     sweep_every_s: float | None = None  # None: the template's schedule
     prefix: str = "bulksms-local"
-    # moto in a process of its own (local.run: DynamoDB gets a core, as it is its own service on AWS);
-    # in this one, tests can reach into its backends to inspect and fault it.
+    # moto and the simulator in processes of their own (local.run: DynamoDB and Clickatell are
+    # services of their own, not threads beside the functions); in this one, tests can reach into
+    # them to inspect and fault them.
     moto_process: bool = False
+    simulator_process: bool = False
 
 
 class _ApiHandler(BaseHTTPRequestHandler):
@@ -138,7 +141,7 @@ class LocalStack:
         self.pollers: list[SqsPoller] = []
         self.stream_pollers: list[StreamPoller] = []
         self.moto: Any = None
-        self.simulator: ClickatellSimulator | None = None
+        self.simulator: ClickatellSimulator | SimulatorProcess | None = None
         self.api_server: _ApiServer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -148,16 +151,25 @@ class LocalStack:
         self.moto = start_moto(config.host, config.moto_port, own_process=config.moto_process)
         self.endpoint = moto_endpoint(self.moto)
         apply_environment(client_environment(self.endpoint))
-        self.simulator = ClickatellSimulator(
-            config.host,
-            config.sim_port,
-            faults=Faults().merged(config.sim_faults),
-            seed=config.sim_seed,
-            user=SIM_CREDENTIALS["user"],
-            password=SIM_CREDENTIALS["password"],
-            api_id=SIM_CREDENTIALS["api_id"],
-            api_key=SIM_CREDENTIALS["api_key"],
-        ).start()
+        if config.simulator_process:
+            self.simulator = SimulatorProcess(
+                config.host,
+                config.sim_port,
+                credentials=SIM_CREDENTIALS,
+                faults=config.sim_faults,
+                seed=config.sim_seed,
+            )
+        else:
+            self.simulator = ClickatellSimulator(
+                config.host,
+                config.sim_port,
+                faults=Faults().merged(config.sim_faults),
+                seed=config.sim_seed,
+                user=SIM_CREDENTIALS["user"],
+                password=SIM_CREDENTIALS["password"],
+                api_id=SIM_CREDENTIALS["api_id"],
+                api_key=SIM_CREDENTIALS["api_key"],
+            ).start()
         overrides = {"ClickatellBaseUrl": self.simulator.url, **config.parameter_overrides}
         self.template: LocalTemplate = load_template(TEMPLATE, overrides)
         self.resources: LocalResources = provision(

@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default="sim-user")
     parser.add_argument("--password", default="sim-password")
     parser.add_argument("--api-id", default="3456789")
+    parser.add_argument("--api-key", default="sim-api-key", help="the One API integration's key")
     parser.add_argument("--callback-url", default=None, help="loopback URL that receives delivery callbacks")
     parser.add_argument("--faults", default="", help="k=v,k=v (after SIM_FAULTS, which it overrides)")
     parser.add_argument("--config", default="", help="settings as k=v,k=v, e.g. answer_style=one_line")
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             user=args.user,
             password=args.password,
             api_id=args.api_id,
+            api_key=args.api_key,
             faults=faults,
             seed=args.seed,
             **config,
@@ -58,9 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     sim.start()
     active = {k: v for k, v in sim.faults.as_dict().items() if v not in (0, 0.0, False, None)}
     print(f"Clickatell simulator listening on {sim.url} faults={active or 'none'}", flush=True)
+    parent = os.getppid()
     try:
         while not stop.wait(0.5):
-            pass
+            if os.getppid() != parent:  # whoever started it is gone without stopping it
+                break
     finally:
         sim.stop()
     return 0

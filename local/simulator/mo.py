@@ -71,6 +71,12 @@ class MoChannel:
             return 200, {"numbers": sorted(self._opted_out)}
         if name == "mo" and method == "POST":
             return self.deliver(body)
+        if name == "mo/config" and method == "POST":  # what `configure` sets, for a simulator process
+            url, api = body.get("url"), body.get("api", "http")
+            if not isinstance(url, str | None) or not isinstance(api, str):
+                raise ValueError("give url (a loopback URL or null) and api as strings")
+            self.configure(url, api=api)
+            return 200, {"url": self._url, "format": self._default_format}
         return 404, {"error": f"no such control: {method} /_sim/{name}"}
 
     def _change_opt_outs(self, body: dict[str, Any]) -> None:

@@ -542,7 +542,7 @@ class ClickatellSimulator:
                 return 200, {"messages": self.messages_for(to)}
             if name == "requests" and method == "GET":
                 return 200, {"requests": self.requests}
-            if name in ("mo", "opt_outs"):
+            if name in ("mo", "mo/config", "opt_outs"):
                 return self.mo.control(method, name, changes)
         except (ValueError, TypeError) as exc:
             return 400, {"error": str(exc)}
