@@ -371,21 +371,13 @@ class Store:
         return {str(item["sk"]).removeprefix(RECIPIENT_PREFIX) for item in items}
 
     def _batch_get(self, keys: list[dict[str, str]], projection: str | None = None) -> list[dict[str, Any]]:
-        """Strongly consistent BatchGetItem in 100s, retrying unprocessed keys with backoff."""
+        """Strongly consistent BatchGetItem in 100s."""
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), _BATCH_GET_LIMIT):
             wanted: dict[str, Any] = {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ConsistentRead": True}
             if projection:
                 wanted["ProjectionExpression"] = projection
-            request = {self._table.name: wanted}
-            for _ in _UNPROCESSED_RETRY.tries(time.monotonic, time.sleep):
-                answer = self.client.batch_get_item(RequestItems=request)
-                found.extend(answer["Responses"].get(self._table.name, []))
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            if request:
-                raise RuntimeError("DynamoDB left keys unread after every retry")
+            found.extend(batch_get(self.client, self._table.name, wanted))
         return found
 
     def job_chunks(self, job_id: str) -> Iterator[Chunk]:
@@ -704,6 +696,19 @@ class Store:
             if not requests:
                 return
         raise RuntimeError(f"DynamoDB left {len(requests)} items unwritten after every retry")
+
+
+def batch_get(client: Any, table_name: str, wanted: dict[str, Any]) -> list[dict[str, Any]]:
+    """One BatchGetItem (at most 100 keys), retrying the keys DynamoDB leaves unprocessed."""
+    found: list[dict[str, Any]] = []
+    request = {table_name: wanted}
+    for _ in _UNPROCESSED_RETRY.tries(time.monotonic, time.sleep):
+        answer = client.batch_get_item(RequestItems=request)
+        found.extend(answer["Responses"].get(table_name, []))
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            return found
+    raise RuntimeError("DynamoDB left keys unread after every retry")
 
 
 def _encode_jobs_token(key: Mapping[str, Any], status: str | None) -> str:

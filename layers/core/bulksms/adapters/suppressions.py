@@ -9,8 +9,6 @@ in order. Entries have no TTL: an opt-out is kept until it is lifted.
 
 from __future__ import annotations
 
-import random
-import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
@@ -21,12 +19,11 @@ from botocore.exceptions import ClientError
 
 from bulksms.adapters import aws
 from bulksms.adapters.pages import decode_token, encode_token
-from bulksms.adapters.store import InvalidPageToken, now_iso
+from bulksms.adapters.store import InvalidPageToken, batch_get, now_iso
 
 PREFIX = "SUPPRESSION#"
 SHARDS = 16
 BATCH_GET_LIMIT = 100  # BatchGetItem's limit
-_ATTEMPTS = 8
 _LISTING = "suppressions"
 
 
@@ -207,15 +204,5 @@ class SuppressionStore:
 
     def _read_batch(self, numbers: Sequence[str]) -> list[str]:
         keys = [{"pk": {"S": shard_key(n)}, "sk": {"S": n}} for n in numbers]
-        request: dict[str, Any] = {
-            self._table.name: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "sk"}
-        }
-        found: list[str] = []
-        for attempt in range(_ATTEMPTS):
-            answer = self.client.batch_get_item(RequestItems=request)
-            found.extend(item["sk"]["S"] for item in answer["Responses"].get(self._table.name, []))
-            request = answer.get("UnprocessedKeys") or {}
-            if not request:
-                return found
-            time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter
-        raise RuntimeError(f"DynamoDB left suppression keys unread after {_ATTEMPTS} attempts")
+        wanted = {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "sk"}
+        return [item["sk"]["S"] for item in batch_get(self.client, self._table.name, wanted)]
