@@ -208,11 +208,12 @@ def _child(mode: str, endpoint: str, refs: dict[str, str], recipients: int) -> d
 
 def _suppression(to: list[str], invoke: Callable[..., tuple[float, Any]]) -> dict[str, Any]:
     from bulksms import runtime
-    from bulksms.adapters.suppressions import Entry, SuppressionStore
+    from bulksms.adapters.suppressions import SuppressionTable
+    from bulksms.domain.ports import Entry
     from bulksms.settings import settings
 
     listed = to[::SUPPRESSED_EVERY]
-    SuppressionStore(settings().table_name).put_many(Entry(n, "bench", "api") for n in listed)
+    SuppressionTable(settings().table_name).put_many(Entry(n, "bench", "api") for n in listed)
     cold, _ = invoke(len(listed))  # clients, pools and the handler's imports warmed up
     checked = runtime.suppressions()
     real_check = checked.check

@@ -12,7 +12,6 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +21,7 @@ from bulksms.domain.job import UNFINISHED_JOB_STATUSES, Chunk, ChunkState, Count
 from bulksms.domain.message import Encoding, Message
 from bulksms.domain.ports import Page, ReportWrite
 from bulksms.domain.reports import DeliveryReport
+from bulksms.domain.schedule import now_iso
 from bulksms.domain.status import JobStatus, RecipientStatus, statuses_below
 
 PARTITION = "R"  # one stream partition per job: its changes are in one order
@@ -39,10 +39,6 @@ def new_job(chunks: Sequence[Sequence[str]], status: JobStatus = JobStatus.QUEUE
         chunk_count=len(chunks),
         **fields,
     )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -109,7 +105,7 @@ class MemoryJobStore:
 
     def _change_job(self, job_id: str, **changes: Any) -> None:
         stored = self._jobs[job_id]
-        stored.job = replace(stored.job, updated_at=_now(), **changes)
+        stored.job = replace(stored.job, updated_at=now_iso(), **changes)
 
     def mark_sending(self, job_id: str) -> None:
         with self._lock:
@@ -150,7 +146,7 @@ class MemoryJobStore:
                 != (job.stop.outcome if job.stop else None)
             ):
                 return None
-            finished_at = _now()
+            finished_at = now_iso()
             self._change_job(job.job_id, status=final, finished_at=finished_at)
             self._jobs[job.job_id].active = False
             return replace(job, status=final, finished_at=finished_at)
@@ -208,7 +204,7 @@ class MemoryJobStore:
                     "to": to,
                     "status": status.value,
                     "chunk": chunk,
-                    "updated_at": _now(),
+                    "updated_at": now_iso(),
                 }
                 optional = {"api_message_id": api_message_id, "error_code": error_code, "error": error}
                 item.update({name: value for name, value in optional.items() if value is not None})
@@ -227,7 +223,7 @@ class MemoryJobStore:
                 return ReportWrite.OTHER_MESSAGE
             if RecipientStatus(current["status"]) not in statuses_below(new):
                 return ReportWrite.UNCHANGED
-            item = {**current, **report.fields(), "status": new.value, "updated_at": _now()}
+            item = {**current, **report.fields(), "status": new.value, "updated_at": now_iso()}
             self._write_recipient(job_id, report.to, item)
             return ReportWrite.APPLIED
 

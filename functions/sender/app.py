@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bulksms import runtime
-from bulksms.adapters.queue import parse_message, parse_start
+from bulksms.domain.send_messages import parse_message, parse_start
 from bulksms.service.pacing import send_message
 from bulksms.service.scheduling import start_job
 from bulksms.service.sending import RetryLater

@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 
 import pytest
 from bulksms import runtime
-from bulksms.adapters.queue import parse_message
 from bulksms.adapters.store import Store
+from bulksms.domain.send_messages import parse_message
 from bulksms.service import sweeping
 
 from local.aws_env import clients

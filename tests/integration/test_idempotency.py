@@ -219,16 +219,16 @@ def test_a_body_at_the_6_mb_limit_keeps_a_small_record_and_its_replay(api: Any, 
 def test_a_crash_between_creating_the_job_and_completing_the_record_sends_once(
     api: Any, fresh: LocalStack, drain: Any, monkeypatch: pytest.MonkeyPatch, when: str
 ) -> None:
-    from bulksms.adapters.queue import SendQueue
+    from bulksms.adapters.queue import SqsSendQueue
 
-    original = SendQueue.enqueue
+    original = SqsSendQueue.enqueue
 
-    def dying_enqueue(self: SendQueue, job_id: str, groups: Any) -> None:
+    def dying_enqueue(self: SqsSendQueue, job_id: str, groups: Any) -> None:
         if when == "after queueing":
             original(self, job_id, groups)
         raise Crash
 
-    monkeypatch.setattr(SendQueue, "enqueue", dying_enqueue)
+    monkeypatch.setattr(SqsSendQueue, "enqueue", dying_enqueue)
     with pytest.raises(Crash):
         post(api, BODY, "key-crash")
     monkeypatch.undo()
@@ -255,12 +255,12 @@ def test_a_queue_failure_after_the_job_was_created_completes_the_record(
 ) -> None:
     """The job is stopped (never sent) and the record completed: every retry gets the same 503 naming
     the job, none creates another."""
-    from bulksms.adapters.queue import SendQueue
+    from bulksms.adapters.queue import SqsSendQueue
 
-    def refused(self: SendQueue, job_id: str, groups: Any) -> None:
+    def refused(self: SqsSendQueue, job_id: str, groups: Any) -> None:
         raise RuntimeError("SQS refused 1 messages after 5 attempts")
 
-    monkeypatch.setattr(SendQueue, "enqueue", refused)
+    monkeypatch.setattr(SqsSendQueue, "enqueue", refused)
     first = post(api, BODY, "key-sqs-down")
     monkeypatch.undo()
 

@@ -105,9 +105,9 @@ def test_a_large_job_reads_the_list_unless_the_list_is_larger(
     monkeypatch.setattr(service_module, "LIST_READ_FACTOR", factor)
     calls: Counter[str] = Counter()
     for name in ("read_shard", "_read_batch"):
-        real = getattr(store_module.SuppressionStore, name)
+        real = getattr(store_module.SuppressionTable, name)
         monkeypatch.setattr(
-            store_module.SuppressionStore,
+            store_module.SuppressionTable,
             name,
             lambda self, *args, _real=real, _name=name: calls.update([_name]) or _real(self, *args),
         )

@@ -16,14 +16,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from bulksms.adapters.queue import Queue, SendQueue
+from bulksms.adapters.queue import SqsQueue, SqsSendQueue
 from bulksms.adapters.store import Store
 from bulksms.settings import settings
 
 if TYPE_CHECKING:
-    from bulksms.adapters.rate import SendRate
     from bulksms.adapters.scheduler import JobScheduler
     from bulksms.domain.message import Credentials
+    from bulksms.domain.ports import SendRate
     from bulksms.domain.provider import Provider
     from bulksms.service.inbound import Inbound
     from bulksms.service.notify import StatusCallbackDeliverer, StatusNotifier
@@ -40,15 +40,15 @@ def store() -> Store:
 
 @cache
 def suppressions() -> SuppressionList:
-    from bulksms.adapters.suppressions import SuppressionStore
+    from bulksms.adapters.suppressions import SuppressionTable
     from bulksms.service.suppressions import SuppressionList
 
-    return SuppressionList(SuppressionStore(settings().table_name), executor())
+    return SuppressionList(SuppressionTable(settings().table_name), executor())
 
 
 @cache
 def inbound() -> Inbound:
-    from bulksms.adapters.inbound import InboundStore
+    from bulksms.adapters.inbound import InboundTable
     from bulksms.service.confirmation import OptOutConfirmation
     from bulksms.service.inbound import Inbound
 
@@ -62,7 +62,7 @@ def inbound() -> Inbound:
 
     text = config.opt_out_confirmation_text
     return Inbound(
-        InboundStore(config.table_name),
+        InboundTable(config.table_name),
         suppressions(),
         config.retention_days * 86_400,
         webhook=webhook if url else None,
@@ -71,8 +71,8 @@ def inbound() -> Inbound:
 
 
 @cache
-def send_queue() -> SendQueue:
-    return SendQueue(settings().send_queue_url)
+def send_queue() -> SqsSendQueue:
+    return SqsSendQueue(settings().send_queue_url)
 
 
 P = ParamSpec("P")
@@ -99,7 +99,8 @@ def scheduler() -> JobScheduler:
 
 
 def send_rate() -> SendRate:
-    from bulksms.adapters.rate import NoCap, SharedTokenBucket
+    from bulksms.adapters.rate import SharedTokenBucket
+    from bulksms.domain.ports import NoCap
 
     config = settings()
     return SharedTokenBucket(config.table_name, config.max_send_rate) if config.max_send_rate else NoCap()
@@ -153,8 +154,8 @@ def webhook_signing_key() -> str:
 
 
 @cache
-def webhook_queue() -> Queue:
-    return Queue(settings().webhook_queue_url)
+def webhook_queue() -> SqsQueue:
+    return SqsQueue(settings().webhook_queue_url)
 
 
 @cache

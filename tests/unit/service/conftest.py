@@ -1,21 +1,22 @@
-"""The services against the in-memory job store: no AWS, no moto, no HTTP. Clickatell's answers are
-judged by the same domain code as the real client's (`judge_answer`), from bodies it would send."""
+"""The services against the in-memory job store and queue: no boto3, no moto, no HTTP (test_no_aws.py
+keeps it so). Clickatell's answers are judged by the same domain code as the real client's
+(`judge_answer`), from bodies it would send."""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 import pytest
-from bulksms.adapters.queue import SendQueue
 from bulksms.domain.attempts import Verdict, judge_answer
 from bulksms.domain.job import Job, Stop
 from bulksms.domain.message import Message
 from bulksms.domain.optout import OPTED_OUT_ERROR
+from bulksms.domain.send_messages import chunks_message
 from bulksms.domain.status import JobStatus, RecipientStatus
 from bulksms.service.cancellation import CANCELLED_CODE, CANCELLED_REASON
 from bulksms.service.counting import apply_changes
@@ -64,16 +65,17 @@ class FakeClickatell:
         return judge_answer(numbers, 200, self.answer(numbers))
 
 
-class RecordedQueue(SendQueue):
-    """The send queue's own message building, with what it would send kept here."""
+@dataclass
+class RecordedQueue:
+    """A `SendQueue` keeping what it was given: the message bodies SQS would get, built by the same
+    domain/send_messages.py the SQS queue uses (its batching and retries are the adapter's own, tested
+    with it), and the start messages' (job id, delay)."""
 
-    def __init__(self) -> None:
-        super().__init__("https://sqs.invalid/send")
-        self.sent: list[dict[str, Any]] = []
-        self.starts: list[tuple[str, float]] = []
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    starts: list[tuple[str, float]] = field(default_factory=list)
 
-    def send(self, bodies: Sequence[Mapping[str, Any]], *, delay_s: float = 0) -> None:
-        self.sent.extend(dict(body) for body in bodies)
+    def enqueue(self, job_id: str, groups: Sequence[Sequence[int]], *, delay_s: float = 0) -> None:
+        self.sent.extend(chunks_message(job_id, group) for group in groups)
 
     def enqueue_start(self, job_id: str, *, delay_s: float = 0) -> None:
         self.starts.append((job_id, delay_s))

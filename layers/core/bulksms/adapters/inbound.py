@@ -9,7 +9,6 @@ its 1,000 writes per second.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,18 +16,15 @@ from botocore.exceptions import ClientError
 from bulksms.adapters import aws
 from bulksms.adapters.pages import decode_token, encode_token
 from bulksms.adapters.store import InvalidPageToken
+from bulksms.domain.ports import Page
 
 PK = "INBOUND"
 _LISTING = "inbound"
 
 
-@dataclass(frozen=True, slots=True)
-class MessagePage:
-    items: list[dict[str, Any]]
-    next_token: str | None
+class InboundTable:
+    """The `InboundStore` (domain/ports.py) in the table."""
 
-
-class InboundStore:
     def __init__(self, table_name: str, resource: Any = None) -> None:
         self._table = aws.LazyTable(table_name, resource)
 
@@ -48,7 +44,7 @@ class InboundStore:
             raise
         return True
 
-    def page(self, *, limit: int, token: str | None) -> MessagePage:
+    def page(self, *, limit: int, token: str | None) -> Page[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": PK},
@@ -62,4 +58,4 @@ class InboundStore:
             kwargs["ExclusiveStartKey"] = {"pk": PK, "sk": after}
         answer = self.table.query(**kwargs)
         last = answer.get("LastEvaluatedKey")
-        return MessagePage(answer["Items"], encode_token(_LISTING, {"after": last["sk"]}) if last else None)
+        return Page(answer["Items"], encode_token(_LISTING, {"after": last["sk"]}) if last else None)

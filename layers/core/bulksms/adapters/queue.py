@@ -1,8 +1,4 @@
-"""The SQS queues: the send queue and the webhook queue. Send-queue messages:
-
-{"job_id": "...", "chunks": [0, 1, ...]}   send these chunks
-{"job_id": "...", "start": true}           a scheduled job's time has come: queue its chunks
-"""
+"""The SQS queues: the send queue (its messages: domain/send_messages.py) and the webhook queue."""
 
 from __future__ import annotations
 
@@ -14,6 +10,7 @@ from typing import Any
 
 from bulksms.adapters import aws
 from bulksms.domain.retry import RetryPolicy
+from bulksms.domain.send_messages import chunks_message, start_message
 
 _ENTRIES_PER_CALL = 10  # SQS SendMessageBatch limit
 # Not stacked on botocore's retries: those cover a failed call, while entries SQS refuses come back in
@@ -22,7 +19,9 @@ _REFUSED_RETRY = RetryPolicy(attempts=5, base_s=0.05, cap_s=1.0, budget_s=10.0)
 MAX_DELAY_S = 900  # SQS DelaySeconds limit
 
 
-class Queue:
+class SqsQueue:
+    """A `WebhookQueue` (domain/ports.py), and the base of the send queue."""
+
     def __init__(self, queue_url: str, client: Any = None) -> None:
         self._url = queue_url
         self._client = client
@@ -58,9 +57,11 @@ class Queue:
         )
 
 
-class SendQueue(Queue):
+class SqsSendQueue(SqsQueue):
+    """The `SendQueue` (domain/ports.py) on SQS."""
+
     def enqueue(self, job_id: str, groups: Sequence[Sequence[int]], *, delay_s: float = 0) -> None:
-        self.send([{"job_id": job_id, "chunks": list(group)} for group in groups], delay_s=delay_s)
+        self.send([chunks_message(job_id, group) for group in groups], delay_s=delay_s)
 
     def enqueue_start(self, job_id: str, *, delay_s: float = 0) -> None:
         self.client.send_message(
@@ -68,29 +69,3 @@ class SendQueue(Queue):
             MessageBody=start_message(job_id),
             DelaySeconds=min(MAX_DELAY_S, math.ceil(delay_s)),
         )
-
-
-def start_message(job_id: str) -> str:
-    return json.dumps({"job_id": job_id, "start": True})
-
-
-def parse_start(body: str) -> str | None:
-    """The job id of a start message; None for any other message."""
-    data = json.loads(body)
-    if isinstance(data, dict) and data.get("start") is True and isinstance(data.get("job_id"), str):
-        return str(data["job_id"])
-    return None
-
-
-def parse_message(body: str) -> tuple[str, list[int]]:
-    """The job id and chunk numbers of one send-queue message."""
-    data = json.loads(body)
-    job_id = data["job_id"]
-    chunks = data["chunks"]
-    if (
-        not isinstance(job_id, str)
-        or not isinstance(chunks, list)
-        or not all(isinstance(c, int) for c in chunks)
-    ):
-        raise ValueError("send message must be {job_id: str, chunks: [int]}")
-    return job_id, chunks

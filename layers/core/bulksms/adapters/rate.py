@@ -18,13 +18,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from bulksms.adapters import aws
+from bulksms.domain.ports import Slot
 from bulksms.domain.retry import RetryPolicy
 
 RATE_KEY = {"pk": "RATE#clickatell", "sk": "RATE"}
@@ -33,36 +33,9 @@ RATE_KEY = {"pk": "RATE#clickatell", "sk": "RATE"}
 _CONFLICT_RETRY = RetryPolicy(attempts=20, base_s=0.002, cap_s=0.1, budget_s=1.0)
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
-    start_ms: int = 0  # when the booked slot starts (epoch ms); 0: at once
-    retry_after_s: float = 0.0  # above 0: nothing was booked, ask again after this
-
-
-_NOW = Slot()
-
-
-class SendRate(Protocol):
-    def acquire(self, recipients: int) -> Slot:
-        """Book a slot for `recipients`, or say when to ask again (`retry_after_s`)."""
-        ...
-
-    def wait(self, slot: Slot) -> None:
-        """Sleep until the slot starts: call it just before the POST."""
-        ...
-
-
-class NoCap:
-    """MaxSendRate 0: only the concurrency parameters bound the rate."""
-
-    def acquire(self, recipients: int) -> Slot:
-        return _NOW
-
-    def wait(self, slot: Slot) -> None:
-        return None
-
-
 class SharedTokenBucket:
+    """A `SendRate` (domain/ports.py): the cap shared through the table."""
+
     def __init__(
         self,
         table_name: str,

@@ -9,8 +9,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bulksms.adapters import aws
-from bulksms.adapters.queue import start_message
 from bulksms.domain.schedule import at_expression
+from bulksms.domain.send_messages import start_message
 
 
 def schedule_name(job_id: str) -> str:
@@ -18,6 +18,8 @@ def schedule_name(job_id: str) -> str:
 
 
 class JobScheduler:
+    """The `StartScheduler` (domain/ports.py) on EventBridge Scheduler."""
+
     def __init__(
         self, group: str, role_arn: str, queue_arn: str, dead_letter_arn: str, client: Any = None
     ) -> None:

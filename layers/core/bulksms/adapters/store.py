@@ -30,7 +30,6 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +41,7 @@ from bulksms.domain.job import UNFINISHED_JOB_STATUSES, Chunk, ChunkState, Count
 from bulksms.domain.message import Message
 from bulksms.domain.ports import Page, ReportWrite
 from bulksms.domain.retry import RetryPolicy
+from bulksms.domain.schedule import now_iso
 from bulksms.domain.status import JobStatus, RecipientStatus, statuses_below
 
 if TYPE_CHECKING:  # annotations only: the API's cold start need not import what sending parses
@@ -125,10 +125,6 @@ def job_id_of_recipient_pk(pk: str) -> tuple[str, str]:
 
 def counter(status: RecipientStatus) -> str:
     return f"n_{status.value}"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def chunk_numbers(chunk: Mapping[str, Any]) -> list[str]:

@@ -12,43 +12,31 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from bulksms.adapters import aws
 from bulksms.adapters.pages import decode_token, encode_token
-from bulksms.adapters.store import InvalidPageToken, batch_get, now_iso
+from bulksms.adapters.store import InvalidPageToken, batch_get
+from bulksms.domain.ports import SUPPRESSION_READ_BATCH, SUPPRESSION_SHARDS, Entry, Page
+from bulksms.domain.schedule import now_iso
 
 PREFIX = "SUPPRESSION#"
-SHARDS = 16
-BATCH_GET_LIMIT = 100  # BatchGetItem's limit
 _LISTING = "suppressions"
 
 
 def shard_key(number: str) -> str:
-    return f"{PREFIX}{zlib.crc32(number.encode()) % SHARDS:02d}"
+    return f"{PREFIX}{zlib.crc32(number.encode()) % SUPPRESSION_SHARDS:02d}"
 
 
 def key(number: str) -> dict[str, str]:
     return {"pk": shard_key(number), "sk": number}
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    number: str
-    reason: str
-    source: str
+class SuppressionTable:
+    """The `SuppressionStore` (domain/ports.py) in the table."""
 
-
-@dataclass(frozen=True, slots=True)
-class EntryPage:
-    items: list[dict[str, Any]]
-    next_token: str | None
-
-
-class SuppressionStore:
     def __init__(self, table_name: str, resource: Any = None, client: Any = None) -> None:
         self._table = aws.LazyTable(table_name, resource)
         self._client = client
@@ -137,17 +125,21 @@ class SuppressionStore:
         item: dict[str, Any] = answer["Attributes"]
         return item
 
-    def page(self, *, limit: int, token: str | None) -> EntryPage:
+    def page(self, *, limit: int, token: str | None) -> Page[dict[str, Any]]:
         """Entries shard by shard, in number order within a shard. A page may hold fewer than `limit`
         (even none) while `next_token` is set."""
         shard, after = 0, ""
         if token:
             position = decode_token(token, _LISTING, "shard", "after")
             shard, after = position["shard"], position["after"]
-            if not isinstance(shard, int) or not 0 <= shard < SHARDS or not isinstance(after, str):
+            if (
+                not isinstance(shard, int)
+                or not 0 <= shard < SUPPRESSION_SHARDS
+                or not isinstance(after, str)
+            ):
                 raise InvalidPageToken("next_token is not a token this listing returned")
         items: list[dict[str, Any]] = []
-        while shard < SHARDS and len(items) < limit:
+        while shard < SUPPRESSION_SHARDS and len(items) < limit:
             pk = f"{PREFIX}{shard:02d}"
             kwargs: dict[str, Any] = {
                 "KeyConditionExpression": "pk = :pk",
@@ -162,15 +154,16 @@ class SuppressionStore:
                 after = str(last["sk"])
             else:
                 shard, after = shard + 1, ""
-        if shard >= SHARDS:
-            return EntryPage(items, None)
-        return EntryPage(items, encode_token(_LISTING, {"shard": shard, "after": after}))
+        if shard >= SUPPRESSION_SHARDS:
+            return Page(items, None)
+        return Page(items, encode_token(_LISTING, {"shard": shard, "after": after}))
 
     def listed(self, numbers: Sequence[str], executor: Executor | None = None) -> set[str]:
         """Which of `numbers` are listed: strongly consistent BatchGetItem of 100 keys at a time (one
         read unit each), the batches spread over `executor`'s threads (botocore clients are thread-safe)."""
         mapped: Callable[..., Iterable[Any]] = executor.map if executor else map
-        batches = [numbers[i : i + BATCH_GET_LIMIT] for i in range(0, len(numbers), BATCH_GET_LIMIT)]
+        step = SUPPRESSION_READ_BATCH
+        batches = [numbers[i : i + step] for i in range(0, len(numbers), step)]
         found: set[str] = set()
         for batch in mapped(self._read_batch, batches):
             found.update(batch)

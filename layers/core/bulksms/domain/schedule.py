@@ -1,4 +1,5 @@
-"""`send_at`: when a scheduled job may start, and the one-time schedule expression that starts it."""
+"""`send_at`: when a scheduled job may start, and the one-time schedule expression that starts it; the
+timestamps jobs and entries carry (`iso`, `now_iso`)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,7 @@ def at_expression(when: datetime) -> str:
 
 def iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    return iso(datetime.now(UTC))

@@ -11,10 +11,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.inbound import InboundStore, MessagePage
-from bulksms.adapters.store import now_iso
 from bulksms.domain.inbound import InboundMessage
 from bulksms.domain.optout import Keyword, first_word, keyword
+from bulksms.domain.ports import InboundStore
+from bulksms.domain.schedule import now_iso
 from bulksms.service.suppressions import SuppressionList
 
 logger = Logger(child=True)
@@ -90,7 +90,7 @@ class Inbound:
         return Action.UNSUPPRESSED if changed else Action.NONE
 
     def page(self, limit: int, token: str | None) -> dict[str, Any]:
-        page: MessagePage = self.store.page(limit=limit, token=token)
+        page = self.store.page(limit=limit, token=token)
         return {"items": [inbound_view(item) for item in page.items], "next_token": page.next_token}
 
 

@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.queue import SendQueue
 from bulksms.domain.attempts import results_for, tally
 from bulksms.domain.chunks import group_indexes
 from bulksms.domain.job import Chunk, ChunkState, Job, Stop, final_status
-from bulksms.domain.ports import JobStore
+from bulksms.domain.ports import JobStore, SendQueue
 from bulksms.domain.status import RecipientStatus
 
 logger = Logger(child=True)
@@ -128,7 +127,7 @@ def finish_stored_if_done(store: JobStore, job_id: str, on_finished: OnFinished)
 
 
 def age_seconds(iso: str, now: float | None = None) -> float:
-    """Seconds since a timestamp the store wrote (`now_iso`)."""
+    """Seconds since a timestamp the store wrote (`domain.schedule.now_iso`)."""
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).timestamp()
     return (now if now is not None else time.time()) - moment
 

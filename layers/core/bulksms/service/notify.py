@@ -19,9 +19,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.queue import Queue
 from bulksms.adapters.webhooks import DeliveryFailed, checked, post
 from bulksms.domain.job import Job
+from bulksms.domain.ports import WebhookQueue
 from bulksms.domain.retry import RetryPolicy
 from bulksms.domain.webhook_urls import UnsafeUrl
 from bulksms.service.queries import job_view
@@ -49,7 +49,7 @@ def retry_delay_s(attempt: int) -> int:
 class StatusNotifier:
     """The `on_finished` hook: it receives the finished job."""
 
-    def __init__(self, queue: Queue) -> None:
+    def __init__(self, queue: WebhookQueue) -> None:
         self._queue = queue
 
     def __call__(self, job: Job) -> None:

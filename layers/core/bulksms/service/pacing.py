@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.queue import SendQueue
+from bulksms.domain.ports import SendQueue
 from bulksms.domain.status import RecipientStatus
 from bulksms.service.sending import RetryLater, Sender
 

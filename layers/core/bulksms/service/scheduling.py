@@ -7,11 +7,9 @@ from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.queue import SendQueue
-from bulksms.adapters.scheduler import JobScheduler
 from bulksms.domain.chunks import group_indexes
 from bulksms.domain.job import Job
-from bulksms.domain.ports import JobStore
+from bulksms.domain.ports import JobStore, SendQueue, StartScheduler
 from bulksms.domain.status import JobStatus
 
 logger = Logger(child=True)
@@ -44,7 +42,7 @@ def start_job(store: JobStore, queue: SendQueue, job_id: str, chunks_per_message
     return "started"
 
 
-def unschedule(scheduler: JobScheduler, queue: SendQueue, job: Job, chunks_per_message: int) -> None:
+def unschedule(scheduler: StartScheduler, queue: SendQueue, job: Job, chunks_per_message: int) -> None:
     """After a scheduled job's stop: delete its schedule, and queue its chunks so that the sender
     settles them with the stop at once (they had no queue messages yet); none of them is sent."""
     scheduler.cancel(job.job_id)

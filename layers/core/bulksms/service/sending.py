@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.rate import NoCap, SendRate
 from bulksms.domain.job import Chunk, ChunkState, Job
-from bulksms.domain.ports import JobStore
+from bulksms.domain.ports import JobStore, NoCap, SendRate
 from bulksms.domain.provider import Provider
 from bulksms.domain.status import JobStatus, RecipientStatus
 from bulksms.service.lifecycle import finish_stopped, request_stop, settle_abandoned, settle_stopped

@@ -6,12 +6,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.queue import SendQueue
-from bulksms.adapters.store import now_iso
 from bulksms.adapters.webhooks import checked
 from bulksms.domain import rejections
 from bulksms.domain.chunks import group_indexes, split
@@ -19,8 +17,8 @@ from bulksms.domain.encoding import TextError, encode_text
 from bulksms.domain.job import Counts, Job, Stop
 from bulksms.domain.message import LEGACY_HTTP_RULES, Message, ProviderRules, sender_problem
 from bulksms.domain.numbers import parse_recipients
-from bulksms.domain.ports import JobStore
-from bulksms.domain.schedule import ScheduleError, iso, parse_send_at
+from bulksms.domain.ports import JobStore, SendQueue, StartScheduler
+from bulksms.domain.schedule import ScheduleError, iso, now_iso, parse_send_at
 from bulksms.domain.status import JobStatus
 from bulksms.domain.webhook_urls import UnsafeUrl
 from bulksms.models import SendRequest
@@ -44,10 +42,6 @@ class Limits:
     callback_hosts_allowed: frozenset[str] = frozenset()  # exempt from the public-address check
     # The deployment's API refuses what it cannot carry: (field, reason), or None (Provider.refusal).
     refusal: Callable[[Message], tuple[str, str] | None] = lambda message: None
-
-
-class StartScheduler(Protocol):
-    def schedule_start(self, job_id: str, when: datetime) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.suppressions import BATCH_GET_LIMIT, SHARDS, Entry, EntryPage, SuppressionStore
 from bulksms.domain.numbers import parse_recipients
 from bulksms.domain.optout import SuppressionSource
+from bulksms.domain.ports import SUPPRESSION_READ_BATCH, SUPPRESSION_SHARDS, Entry, SuppressionStore
 from bulksms.service.errors import NotFound, RequestError
 
 logger = Logger(child=True)
@@ -26,7 +26,7 @@ REJECTED_LISTED = 1000
 _VIEW_FIELDS = ("number", "reason", "source", "created_at", "updated_at")
 # A job of more numbers than this reads the whole list rather than its numbers: one Query per shard
 # is fewer calls than BatchGetItem of 100 numbers at a time, and far fewer read units...
-LIST_READ_MIN = SHARDS * BATCH_GET_LIMIT
+LIST_READ_MIN = SUPPRESSION_SHARDS * SUPPRESSION_READ_BATCH
 # ...as long as the list is at most this many times the job; a huge list is never read for a small job.
 LIST_READ_FACTOR = 4
 
@@ -79,7 +79,7 @@ class SuppressionList:
         return entry_view(removed)
 
     def page(self, limit: int, token: str | None) -> dict[str, Any]:
-        page: EntryPage = self._store.page(limit=limit, token=token)
+        page = self._store.page(limit=limit, token=token)
         return {"items": [entry_view(item) for item in page.items], "next_token": page.next_token}
 
     # ---- sending ----------------------------------------------------------------------------------
@@ -87,9 +87,12 @@ class SuppressionList:
     def check(self, expected: int) -> Check:
         """Start the check for a job of about `expected` numbers before they are validated: for a large
         job the list's shards are read in the background meanwhile, overlapping the validation's CPU."""
-        budget = -(-LIST_READ_FACTOR * expected // SHARDS)
+        budget = -(-LIST_READ_FACTOR * expected // SUPPRESSION_SHARDS)
         shards = (
-            [self._executor.submit(self._store.read_shard, shard, budget) for shard in range(SHARDS)]
+            [
+                self._executor.submit(self._store.read_shard, shard, budget)
+                for shard in range(SUPPRESSION_SHARDS)
+            ]
             if expected > LIST_READ_MIN
             else []
         )

@@ -8,8 +8,7 @@ from concurrent.futures import Executor
 
 from aws_lambda_powertools import Logger
 
-from bulksms.adapters.queue import SendQueue
-from bulksms.domain.ports import JobStore
+from bulksms.domain.ports import JobStore, SendQueue
 from bulksms.service.lifecycle import (
     OnFinished,
     age_seconds,
