@@ -172,10 +172,10 @@ class Settings(_Mergeable):
     # The One API integration's callback setting (it has no per-message level): 3 pushes intermediate
     # and final statuses, 0 none.
     one_api_callback_level: int = 3
-    # "flat": the earlier REST API's status callback, one object with `to` (what this product applies);
     # "event": the One API's documented `{"integrationId", "integrationName", "event":
-    # {"messageStatusUpdate": [...]}}`, which carries no `to` (docs/one-api.md, "Delivery callbacks").
-    one_api_callback_shape: str = "flat"
+    # {"messageStatusUpdate": [...]}}`, which carries no `to`, only our clientMessageId (docs/one-api.md,
+    # "Delivery callbacks"); "flat": the earlier REST API's status callback, one object with `to`.
+    one_api_callback_shape: str = "event"
 
     def __post_init__(self) -> None:
         if self.answer_style not in ANSWER_STYLES:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from bulksms.domain import one_api
 
 from tests.e2e.conftest import E2EStack, numbers, start_stack, stop_stack
 
@@ -45,7 +46,7 @@ def test_a_job_goes_through_the_one_api_once_per_number_with_delivery_reports(on
     assert stats["max_numbers_per_request"] == 100
     assert stats["recipients_accepted"] == 1000 and stats["duplicate_sends"] == 0
     [message] = stack.sim_messages(to[500])
-    assert message["cli_msg_id"] == accepted["job_id"]
+    assert message["cli_msg_id"] == one_api.recipient_message_id(accepted["job_id"], to[500])
     # The simulator's One API callbacks (JSON, intermediate then final) reach the stack's callback URL.
     deadline = time.monotonic() + 60
     while (job := stack.job(accepted["job_id"]))["counts"][

@@ -70,7 +70,8 @@ def test_numbers_are_submitted_with_the_ids_the_simulator_gave(
     assert [r.status for r in verdict.results] == [S.SUBMITTED] * 3
     for result in verdict.results:
         [stored] = sim.messages_for(result.to)
-        assert stored["api_msg_id"] == result.api_message_id and stored["cli_msg_id"] == JOB
+        assert stored["api_msg_id"] == result.api_message_id
+        assert stored["cli_msg_id"] == one_api.recipient_message_id(JOB, result.to)
     stats = sim.stats()
     assert stats["requests_by_api"] == {"http": 0, "one": 1}
     assert stats["recipients_accepted"] == 3 and stats["duplicate_sends"] == 0
@@ -223,7 +224,10 @@ def test_callbacks_are_json_in_the_one_api_shape_and_map_onto_our_statuses(
     receiver = JsonReceiver()
     try:
         sim.configure(
-            callback_url=receiver.url, callback_delay_ms=10, callback_status_mix={"004": 1, "007": 1}
+            callback_url=receiver.url,
+            callback_delay_ms=10,
+            callback_status_mix={"004": 1, "007": 1},
+            one_api_callback_shape="flat",
         )
         verdict = client(sim, pool).send(_message(), numbers(4), JOB)
         deadline = time.monotonic() + 10
@@ -237,7 +241,8 @@ def test_callbacks_are_json_in_the_one_api_shape_and_map_onto_our_statuses(
     for content_type, callback in receiver.received:
         assert content_type == "application/json"
         assert set(callback) >= {"messageId", "clientMessageId", "to", "statusCode", "status", "timestamp"}
-        assert callback["messageId"] == ids[callback["to"]] and callback["clientMessageId"] == JOB
+        assert callback["messageId"] == ids[callback["to"]]
+        assert callback["clientMessageId"] == one_api.recipient_message_id(JOB, callback["to"])
         fields = one_api.report_fields(callback)
         assert fields is not None
         if callback["statusCode"] != 4:  # SENT_TO_SUPPLIER, the intermediate one
@@ -245,23 +250,27 @@ def test_callbacks_are_json_in_the_one_api_shape_and_map_onto_our_statuses(
     assert set(finals) == set(ids) and set(finals.values()) <= {S.DELIVERED, S.FAILED}
 
 
-def test_the_simulator_can_send_the_one_api_event_shape(
+def test_the_simulator_sends_the_one_api_event_shape_whose_updates_name_no_number(
     sim: ClickatellSimulator, pool: urllib3.PoolManager
 ) -> None:
     receiver = JsonReceiver()
     try:
-        sim.configure(callback_url=receiver.url, callback_delay_ms=10, one_api_callback_shape="event")
+        sim.configure(callback_url=receiver.url, callback_delay_ms=10)  # the default shape
         verdict = client(sim, pool).send(_message(), numbers(2), JOB)
         deadline = time.monotonic() + 10
         while len(receiver.received) < 4 and time.monotonic() < deadline:
             time.sleep(0.02)
     finally:
         receiver.close()
-    ids = {r.api_message_id for r in verdict.results}
+    ids = {r.api_message_id: r.to for r in verdict.results}
+    assert all(
+        "to" not in update for _, c in receiver.received for update in c["event"]["messageStatusUpdate"]
+    )
     updates = [one_api.status_updates(callback) for _, callback in receiver.received]
     assert len(updates) == 4 and all(u is not None and len(u) == 1 for u in updates)
-    assert {u[0]["apiMsgId"] for u in updates if u} == ids
-    assert all(u[0]["cliMsgId"] == JOB and "to" not in u[0] for u in updates if u)  # as Clickatell documents
+    assert {u[0]["apiMsgId"] for u in updates if u} == set(ids)
+    # No `to`, as Clickatell documents: the number comes back in our clientMessageId.
+    assert all(u[0]["cliMsgId"] == JOB and u[0]["to"] == ids[u[0]["apiMsgId"]] for u in updates if u)
 
 
 # ---- a job through the real handlers ---------------------------------------------------------------------
@@ -283,14 +292,16 @@ def test_a_job_through_the_one_api_is_sent_once_per_number_in_requests_of_at_mos
     assert stats["requests_by_api"] == {"http": 0, "one": 3}
     assert stats["max_numbers_per_request"] == 100 and stats["duplicate_sends"] == 0
     [stored] = sim.messages_for(to[123])
-    assert stored["cli_msg_id"] == job_id and stored["api_msg_id"] == by_number[to[123]]["api_message_id"]
+    assert stored["cli_msg_id"] == one_api.recipient_message_id(job_id, to[123])
+    assert stored["api_msg_id"] == by_number[to[123]]["api_message_id"]
 
 
 def test_one_api_callbacks_move_every_recipient_through_the_report_path(
     api: Any, drain: Any, fresh: LocalStack, settings_env: Any
 ) -> None:
     """The simulator pushes the One API's JSON callbacks to the stack's callback URL (intermediate,
-    then final); each recipient ends with the status its final callback reported."""
+    then final, in the documented shape: no `to`); each recipient ends with the status its final
+    callback reported."""
     settings_env(CLICKATELL_API="one")
     sim = fresh.simulator
     assert sim is not None

@@ -12,6 +12,8 @@ from bulksms.domain.encoding import encode_text
 from bulksms.domain.message import FLASH, Encoding, Message
 from bulksms.domain.reports import InvalidReport
 from bulksms.domain.status import RecipientStatus, delivery_status
+from hypothesis import given
+from hypothesis import strategies as st
 
 S = RecipientStatus
 JOB = "0123456789abcdef0123456789abcdef"
@@ -25,20 +27,45 @@ def _message(text: str = "Your code is 1234", encoding: str = "auto", **extra: o
 # --- request ---------------------------------------------------------------------------------------
 
 
-def test_request_is_one_message_object_per_number_with_our_client_message_id() -> None:
+def test_request_is_one_message_object_per_number_whose_client_message_id_names_job_and_number() -> None:
     body = json.loads(one_api.build_request(_message(sender="27820000000"), ["27821", "27822"], JOB))
     assert body == {
         "messages": [
             {
                 "channel": "sms",
                 "content": "Your code is 1234",
-                "clientMessageId": JOB,
+                "clientMessageId": one_api.recipient_message_id(JOB, n),
                 "from": "27820000000",
                 "to": n,
             }
             for n in ("27821", "27822")
         ]
     }
+    assert [one_api.recipient_of(m["clientMessageId"]) for m in body["messages"]] == [
+        (JOB, "27821"),
+        (JOB, "27822"),
+    ]
+
+
+@given(
+    job=st.text(alphabet="0123456789abcdef", min_size=32, max_size=32),
+    number=st.from_regex(r"[1-9][0-9]{0,14}", fullmatch=True),
+)
+def test_a_recipient_message_id_gives_back_its_job_and_number_within_32_characters(
+    job: str, number: str
+) -> None:
+    reference = one_api.recipient_message_id(job, number)
+    assert len(reference) <= 32 and one_api.recipient_of(reference) == (job, number)
+
+
+@pytest.mark.parametrize("reference", [JOB, "order-42", "", "A" * 31, "!" * 31, JOB[:31]])
+def test_anything_else_names_no_recipient(reference: str) -> None:
+    assert one_api.recipient_of(reference) is None
+
+
+def test_a_reference_that_is_not_a_job_id_is_sent_as_it_is() -> None:
+    assert one_api.recipient_message_id("order-42", "27821") == "order-42"
+    assert one_api.recipient_message_id(JOB, "+27821") == JOB
 
 
 def test_unicode_is_sent_as_the_text_itself_not_as_ucs2_hex() -> None:
@@ -311,7 +338,12 @@ def _status_callback(updates: object) -> dict[str, object]:
 def test_every_update_of_a_status_callback_maps_to_report_fields_in_order() -> None:
     from bulksms.domain.reports import parse_report, request_reports
 
-    updates = [{**UPDATE, "to": "+27821234567"}, {**UPDATE, "statusCode": 23, "messageId": "m2"}]
+    ours = one_api.recipient_message_id(JOB, "27829999999")
+    updates = [
+        {**UPDATE, "to": "+27821234567"},
+        {**UPDATE, "statusCode": 23, "messageId": "m2", "clientMessageId": ours},  # as documented: no `to`
+        {**UPDATE, "messageId": "m3"},  # no `to`, and a clientMessageId that names no number
+    ]
     assert one_api.status_updates(_status_callback(updates)) == [
         {
             "apiMsgId": UPDATE["messageId"],
@@ -320,12 +352,16 @@ def test_every_update_of_a_status_callback_maps_to_report_fields_in_order() -> N
             "to": "27821234567",
             "timestamp": "1506607698",
         },
-        {"apiMsgId": "m2", "cliMsgId": JOB, "status": "007", "timestamp": "1506607698"},
+        {"apiMsgId": "m2", "cliMsgId": JOB, "status": "007", "to": "27829999999", "timestamp": "1506607698"},
+        {"apiMsgId": "m3", "cliMsgId": JOB, "status": "004", "timestamp": "1506607698"},
     ]
-    first, second = request_reports([], "application/json", json.dumps(_status_callback(updates)).encode())
+    first, second, third = request_reports(
+        [], "application/json", json.dumps(_status_callback(updates)).encode()
+    )
     assert parse_report(first).status is S.DELIVERED and parse_report(first).to == "27821234567"
-    with pytest.raises(InvalidReport, match="to is missing"):  # the documented update has no number
-        parse_report(second)
+    assert parse_report(second).to == "27829999999" and parse_report(second).job_id == JOB
+    with pytest.raises(InvalidReport, match="to is missing"):
+        parse_report(third)
 
 
 def test_a_flat_or_legacy_json_report_is_one_report() -> None:

@@ -5,14 +5,17 @@ What this relies on, with its sources, is in docs/one-api.md. In short:
   reference says 200, we keep to the lower figure);
 - `content` is the text itself (UTF-8 JSON): the platform chooses GSM-7 or UCS-2, so there is no
   unicode flag, no binary data, no UDH and no flash type;
-- `clientMessageId` comes back in the status callbacks: our job id, as with the legacy `climsgid`;
+- `clientMessageId` comes back in the status callbacks, which carry no `to`: so each message's names
+  its job and its number (`recipient_message_id`), in 31 characters, within the legacy `climsgid`'s 32;
 - the answer is `{"messages": [{"apiMessageId", "accepted", "to", "error"}], "error"}`; a request-level
   `error` means no message was processed. Anything we cannot account for is `unknown`, never guessed.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -101,17 +104,45 @@ def refusal(message: Message) -> tuple[str, str] | None:
 
 
 def build_request(message: Message, numbers: Sequence[str], client_message_id: str) -> bytes:
-    """The one place that turns a message and up to 100 numbers into a One API request body."""
-    common: dict[str, str] = {
-        "channel": "sms",
-        "content": text_of(message),
-        "clientMessageId": client_message_id,
-    }
+    """The one place that turns a message and up to 100 numbers into a One API request body; each
+    message's `clientMessageId` names the reference (our job id) and its number."""
+    common: dict[str, str] = {"channel": "sms", "content": text_of(message)}
     if message.sender:
         common["from"] = message.sender
-    return json.dumps(
-        {"messages": [{**common, "to": to} for to in numbers]}, ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
+    messages = [
+        {**common, "to": to, "clientMessageId": recipient_message_id(client_message_id, to)} for to in numbers
+    ]
+    return json.dumps({"messages": messages}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+_NUMBER = re.compile(r"[1-9][0-9]{0,14}")
+_NUMBER_BYTES = 7  # 15 digits are under 2**56
+_RECIPIENT_ID_CHARS = 31  # 16 + 7 bytes in unpadded base64url
+
+
+def recipient_message_id(reference: str, number: str) -> str:
+    """One message's `clientMessageId`: the job id (32 hex) and the number (international, digits)
+    as 23 bytes in base64url, 31 characters. A One API status update carries it back without the
+    number, and a recipient is found by its job and number. Any other reference is sent as it is."""
+    if not _JOB_ID.fullmatch(reference) or not _NUMBER.fullmatch(number):
+        return reference
+    raw = bytes.fromhex(reference) + int(number).to_bytes(_NUMBER_BYTES, "big")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def recipient_of(client_message_id: str) -> tuple[str, str] | None:
+    """(job id, number) of a `recipient_message_id`; None for anything else (a plain job id, say)."""
+    if len(client_message_id) != _RECIPIENT_ID_CHARS:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(client_message_id + "=")
+    except ValueError:
+        return None
+    job, number = raw[:16].hex(), str(int.from_bytes(raw[16:], "big"))
+    if recipient_message_id(job, number) != client_message_id:
+        return None  # not one we made: the round trip gives the same text back
+    return job, number
 
 
 def _code(error: Any) -> int | None:
@@ -231,9 +262,8 @@ def status_updates(callback: Mapping[str, Any]) -> list[dict[str, str]] | None:
 
     The shape (docs/one-api.md, R6): `{"integrationId", "integrationName", "event":
     {"messageStatusUpdate": [{"channel", "timestamp" (milliseconds), "statusCode", "status", "messageId",
-    "clientMessageId"}, ...]}}`. Clickatell's examples carry no `to`; an update that has one is read
-    with it, one that has none is refused by `reports.parse_report` ("to is missing"), since a
-    recipient is found by its job and number.
+    "clientMessageId"}, ...]}}`. Clickatell's examples carry no `to`: the number (and the job id) come
+    from our `clientMessageId` (`recipient_of`); an update with a `to` is read with it.
     """
     event = callback.get("event")
     if not isinstance(event, Mapping) or "messageStatusUpdate" not in event:
@@ -251,14 +281,18 @@ def status_updates(callback: Mapping[str, Any]) -> list[dict[str, str]] | None:
 def _update_fields(update: Mapping[str, Any]) -> dict[str, str]:
     message_id = update.get("messageId")
     code = _code({"code": update.get("statusCode")})
+    reference = str(update.get("clientMessageId") or "")
+    recipient = recipient_of(reference)
     fields = {
         "apiMsgId": message_id if isinstance(message_id, str) else "",
-        "cliMsgId": str(update.get("clientMessageId") or ""),
+        "cliMsgId": recipient[0] if recipient else reference,
         "status": STATUS_TO_LEGACY.get(code, UNKNOWN_STATUS) if code is not None else UNKNOWN_STATUS,
     }
     to = update.get("to")
     if isinstance(to, str | int) and not isinstance(to, bool):
         fields["to"] = str(to).strip().removeprefix("+")
+    elif recipient:
+        fields["to"] = recipient[1]
     timestamp = update.get("timestamp")
     if isinstance(timestamp, int | float) and not isinstance(timestamp, bool) and timestamp > 0:
         fields["timestamp"] = str(int(timestamp) // 1000)  # milliseconds; legacy reports carry seconds
