@@ -7,22 +7,18 @@ import io
 import json
 import logging
 import os
-import re
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
 
+from local.child_process import ChildProcess
 from local.template import LocalTemplate
 
 log = logging.getLogger("local.aws")
-ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CREDENTIALS = {
@@ -101,31 +97,15 @@ class MotoProcess:
     """local.moto_server in a child process: the same server, on a core of its own."""
 
     def __init__(self, host: str, port: int) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "local.moto_server", "--host", host, "--port", str(port)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # Ctrl-C reaches the stack, which stops moto last
-        )
-        assert self._process.stdout is not None
-        ready = self._process.stdout.readline()
-        match = re.fullmatch(r"moto ready on (\S+):(\d+)\n", ready)
-        if not match:
-            self._process.kill()
-            raise RuntimeError(f"moto's process did not start (it printed {ready!r})")
-        self._host, self._port = match[1], int(match[2])
+        args = ["--host", host, "--port", str(port)]
+        self._child = ChildProcess("local.moto_server", args, r"moto ready on (\S+):(\d+)\n$", "moto")
+        self._host, self._port = self._child.ready[1], int(self._child.ready[2])
 
     def get_host_and_port(self) -> tuple[str, int]:
         return self._host, self._port
 
     def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        self._child.stop()
 
 
 # The services the stack calls, whose backend moto picks from the signature's scope and the target.

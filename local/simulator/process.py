@@ -10,16 +10,12 @@ functions under one interpreter lock. The object answers to what the stack calls
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from local.child_process import ChildProcess
 
 
 class SimulatorProcess:
@@ -32,25 +28,14 @@ class SimulatorProcess:
         faults: Mapping[str, Any],
         seed: int | None,
     ) -> None:
-        command = [sys.executable, "-m", "local.simulator", "--host", host, "--port", str(port)]
+        args = ["--host", host, "--port", str(port)]
         for name in ("user", "password", "api_id", "api_key"):
-            command += [f"--{name.replace('_', '-')}", credentials[name]]
+            args += [f"--{name.replace('_', '-')}", credentials[name]]
         if seed is not None:
-            command += ["--seed", str(seed)]
-        self._process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # Ctrl-C reaches the stack, which stops the simulator
-        )
-        assert self._process.stdout is not None
-        ready = self._process.stdout.readline()
-        match = re.match(r"Clickatell simulator listening on (\S+) ", ready)
-        if not match:
-            self._process.kill()
-            raise RuntimeError(f"the simulator's process did not start (it printed {ready!r})")
-        self.url: str = match[1]
+            args += ["--seed", str(seed)]
+        ready = r"Clickatell simulator listening on (\S+) "
+        self._child = ChildProcess("local.simulator", args, ready, "the simulator")
+        self.url: str = self._child.ready[1]
         self.mo = _RemoteReplies(self)
         if faults:
             self.control("faults", dict(faults))
@@ -74,12 +59,7 @@ class SimulatorProcess:
         return result
 
     def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        self._child.stop()
 
 
 class _RemoteReplies:
